@@ -1,0 +1,76 @@
+"""Option parsing shared by commands: grids from extractors/presets, error reporting."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from svcprep.align.grid import FrameGrid
+from svcprep.errors import ConfigError, SvcprepError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def reports_errors(func: F) -> F:
+    """Turn library errors into one line on stderr and an exit code (2: config/usage, 1: other)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        except SvcprepError as exc:
+            raise fail(str(exc), EXIT_FAILED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def source_grid(
+    extractor: str | None, model: Path | None, source_hop: int | None, source_sample_rate: int | None
+) -> tuple[str, FrameGrid, str]:
+    """(name, grid, derivation text) of the source features, from an extractor or explicit numbers."""
+    if extractor and (source_hop or source_sample_rate):
+        raise ConfigError("give either --extractor or --source-hop/--source-sample-rate, not both")
+    if extractor:
+        from svcprep.extractors.registry import spec_for
+
+        spec = spec_for(extractor, model)
+        return spec.name, spec.grid, spec.describe()
+    if model is not None:
+        raise ConfigError("--model needs --extractor")
+    if not (source_hop and source_sample_rate):
+        raise ConfigError("give --extractor NAME, or both --source-hop and --source-sample-rate")
+    grid = FrameGrid(source_hop, source_sample_rate)
+    from svcprep.align.grid import format_rate
+
+    return "custom", grid, f"custom: {source_sample_rate} Hz, hop {source_hop} samples → {format_rate(grid.frame_rate)} Hz"
+
+
+def target_grid(preset: str | None, mel_sample_rate: int | None, mel_hop: int | None) -> tuple[FrameGrid, int]:
+    """(grid, mel time axis) from a preset, or explicit numbers with Amphion's ``(n_mels, T)`` layout."""
+    if preset and (mel_sample_rate or mel_hop):
+        raise ConfigError("give either --preset or --mel-sample-rate/--mel-hop, not both")
+    if preset:
+        from svcprep.presets import load_preset
+
+        p = load_preset(preset)
+        return p.grid, p.time_axis
+    if not (mel_sample_rate and mel_hop):
+        raise ConfigError("give --preset NAME, or both --mel-sample-rate and --mel-hop")
+    return FrameGrid(mel_hop, mel_sample_rate), 1
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,36 @@
+"""The ``svcprep`` command. Each command imports its heavy dependencies only when it runs."""
+
+from __future__ import annotations
+
+import typer
+
+from svcprep import __version__
+from svcprep.cli.align_cmd import align
+from svcprep.cli.hops import hops
+
+app = typer.Typer(
+    name="svcprep",
+    help="Content features for singing-voice-conversion training, aligned to the exact mel frame grid.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(hops)
+app.command()(align)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"svcprep {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Content features for singing-voice-conversion training, aligned to the exact mel frame grid."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Built-in YAML presets (mel grids) and run configs."""

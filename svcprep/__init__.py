@@ -1,0 +1,28 @@
+"""svcprep: content features for singing-voice-conversion training, aligned to the exact mel frame grid.
+
+Importing this package is cheap: torch and the model code load only when an extractor is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from svcprep.align import align_features
+
+
+def __getattr__(name: str) -> Any:
+    if name == "align_features":
+        from svcprep.align import align_features
+
+        return align_features
+    if name == "load_extractor":
+        from svcprep.extractors.registry import load_extractor
+
+        return load_extractor
+    raise AttributeError(f"module 'svcprep' has no attribute {name!r}")
+
+
+__all__ = ["align_features", "load_extractor", "__version__"]

@@ -1,0 +1,3 @@
+from svcprep.cli.main import main
+
+main()

@@ -1,0 +1,96 @@
+"""Mel presets: YAML files in ``configs/`` loaded into a frozen dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svcprep.align.grid import FrameGrid
+from svcprep.errors import ConfigError
+
+MEL_LAYOUTS = ("mels_by_frames", "frames_by_mels")
+
+
+@dataclass(frozen=True)
+class MelPreset:
+    """A mel-spectrogram grid. ``mel_layout`` says how mels are saved: ``(n_mels, T)`` or ``(T, n_mels)``."""
+
+    name: str
+    sample_rate: int
+    n_fft: int
+    hop_length: int
+    win_length: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    mel_layout: str = "mels_by_frames"
+
+    def __post_init__(self) -> None:
+        if self.mel_layout not in MEL_LAYOUTS:
+            raise ConfigError(f"preset {self.name}: mel_layout must be one of {MEL_LAYOUTS}, got {self.mel_layout!r}")
+        if self.win_length > self.n_fft:
+            raise ConfigError(f"preset {self.name}: win_length {self.win_length} > n_fft {self.n_fft}")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ConfigError(f"preset {self.name}: need 0 <= fmin < fmax <= sample_rate/2")
+
+    @property
+    def grid(self) -> FrameGrid:
+        return FrameGrid(self.hop_length, self.sample_rate)
+
+    @property
+    def time_axis(self) -> int:
+        """Axis of the saved mel array that counts frames."""
+        return 1 if self.mel_layout == "mels_by_frames" else 0
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_samples // self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def builtin_preset_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".yaml")]
+        for p in resources.files("svcprep.configs").iterdir()
+        if p.name.endswith(".yaml") and _is_mel_preset_text(p.read_text())
+    )
+
+
+def _is_mel_preset_text(text: str) -> bool:
+    data = yaml.safe_load(text)
+    return isinstance(data, dict) and "n_mels" in data
+
+
+def preset_from_dict(name: str, data: dict[str, Any]) -> MelPreset:
+    fields = {f.name for f in dataclasses.fields(MelPreset)} - {"name"}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"preset {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
+    missing = sorted(fields - set(data) - {"mel_layout"})
+    if missing:
+        raise ConfigError(f"preset {name}: missing key(s) {', '.join(missing)}")
+    return MelPreset(name=name, **data)
+
+
+def load_preset(name_or_path: str) -> MelPreset:
+    """Load a built-in preset by name (e.g. ``amphion-svc-24k``) or a YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        text, name = path.read_text(), path.stem
+    else:
+        resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
+        if not resource.is_file() or not _is_mel_preset_text(resource.read_text()):
+            raise ConfigError(
+                f"unknown preset {name_or_path!r}; built-in: {', '.join(builtin_preset_names())} (or a .yaml path)"
+            )
+        text, name = resource.read_text(), name_or_path
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset {name}: expected a mapping of settings")
+    return preset_from_dict(name, data)
