@@ -53,10 +53,10 @@ def read_model_configs(model_dir: str | Path) -> dict[str, Any]:
     return merged
 
 
-def parse_fairseq_conv_layers(text: str) -> tuple[tuple[int, int], ...]:
-    """Parse fairseq's ``conv_feature_layers`` string, e.g. ``"[(512,10,5)] + [(512,3,2)] * 4"``.
+def parse_fairseq_conv_spec(text: str) -> tuple[tuple[int, int, int], ...]:
+    """Parse fairseq's ``conv_feature_layers``, e.g. ``"[(512,10,5)] + [(512,3,2)] * 4"``, to (dim, k, s).
 
-    The string is Python syntax; only list literals, ``+`` and ``* int`` are accepted (never ``eval``).
+    The string is Python syntax; only literals, ``+`` and ``* int`` are accepted (never ``eval``).
     """
 
     def build(node: ast.AST) -> list:
@@ -70,10 +70,14 @@ def parse_fairseq_conv_layers(text: str) -> tuple[tuple[int, int], ...]:
         return value
 
     try:
-        layers = build(ast.parse(text, mode="eval").body)
-        return tuple((int(k), int(s)) for _, k, s in layers)
+        return tuple((int(d), int(k), int(s)) for d, k, s in build(ast.parse(text, mode="eval").body))
     except (ValueError, SyntaxError, TypeError) as exc:
         raise ConfigError(f"cannot parse conv_feature_layers {text!r}: {exc}") from exc
+
+
+def parse_fairseq_conv_layers(text: str) -> tuple[tuple[int, int], ...]:
+    """(kernel_size, stride) of each layer of a fairseq ``conv_feature_layers`` string."""
+    return tuple((k, s) for _, k, s in parse_fairseq_conv_spec(text))
 
 
 def _conv_layers(config: dict[str, Any]) -> tuple[tuple[int, int], ...]:

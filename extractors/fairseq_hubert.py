@@ -1,0 +1,125 @@
+"""fairseq HuBERT / ContentVec ``.pt`` checkpoints mapped onto transformers' ``HubertModel`` (no fairseq).
+
+The checkpoint is read with the restricted unpickler; its config comes from ``cfg['model']`` (dict or
+omegaconf) or the legacy ``args`` namespace. ``final_proj`` is returned separately, since ``HubertModel``
+has no such layer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from svcprep.errors import CheckpointError
+from svcprep.extractors.metadata import parse_fairseq_conv_spec
+from svcprep.extractors.safe_unpickle import load_untrusted_checkpoint, to_plain
+
+_RENAMES = [  # (fairseq pattern, transformers replacement), applied in order, first match wins
+    (r"^post_extract_proj\.", "feature_projection.projection."),
+    (r"^layer_norm\.", "feature_projection.layer_norm."),
+    (r"^mask_emb$", "masked_spec_embed"),
+    (r"^feature_extractor\.conv_layers\.(\d+)\.0\.", r"feature_extractor.conv_layers.\1.conv."),
+    (r"^feature_extractor\.conv_layers\.(\d+)\.2\.1\.", r"feature_extractor.conv_layers.\1.layer_norm."),
+    (r"^feature_extractor\.conv_layers\.0\.2\.", "feature_extractor.conv_layers.0.layer_norm."),
+    (r"^encoder\.pos_conv\.0\.weight_g$", "encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
+    (r"^encoder\.pos_conv\.0\.weight_v$", "encoder.pos_conv_embed.conv.parametrizations.weight.original1"),
+    (r"^encoder\.pos_conv\.0\.bias$", "encoder.pos_conv_embed.conv.bias"),
+    (r"^encoder\.layers\.(\d+)\.self_attn\.", r"encoder.layers.\1.attention."),
+    (r"^encoder\.layers\.(\d+)\.self_attn_layer_norm\.", r"encoder.layers.\1.layer_norm."),
+    (r"^encoder\.layers\.(\d+)\.fc1\.", r"encoder.layers.\1.feed_forward.intermediate_dense."),
+    (r"^encoder\.layers\.(\d+)\.fc2\.", r"encoder.layers.\1.feed_forward.output_dense."),
+    (r"^encoder\.layers\.(\d+)\.final_layer_norm\.", r"encoder.layers.\1.final_layer_norm."),
+    (r"^encoder\.layer_norm\.", "encoder.layer_norm."),
+]
+_IGNORED = re.compile(r"^(label_embs_concat|label_embs|final_proj\..*)$")
+
+
+def rename_fairseq_key(key: str) -> str | None:
+    for pattern, replacement in _RENAMES:
+        if re.search(pattern, key):
+            return re.sub(pattern, replacement, key)
+    return None
+
+
+def fairseq_model_config(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
+    cfg = to_plain(checkpoint.get("cfg"))
+    if isinstance(cfg, dict) and isinstance(cfg.get("model"), dict):
+        return cfg["model"]
+    args = to_plain(checkpoint.get("args"))
+    if isinstance(args, dict) and args:
+        return args
+    raise CheckpointError(f"{path}: no model config (neither cfg['model'] nor args); not a fairseq checkpoint?")
+
+
+def hubert_config_from_fairseq(model_cfg: dict[str, Any], path: Path):
+    from transformers import HubertConfig
+
+    mode = model_cfg.get("extractor_mode", "default")
+    if mode not in ("default", "layer_norm"):
+        raise CheckpointError(f"{path}: unsupported extractor_mode {mode!r}")
+    conv_text = model_cfg.get("conv_feature_layers", "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2")
+    conv = parse_fairseq_conv_spec(conv_text)
+    activation = model_cfg.get("activation_fn", "gelu")
+    return HubertConfig(
+        hidden_size=int(model_cfg.get("encoder_embed_dim", 768)),
+        num_hidden_layers=int(model_cfg.get("encoder_layers", 12)),
+        num_attention_heads=int(model_cfg.get("encoder_attention_heads", 12)),
+        intermediate_size=int(model_cfg.get("encoder_ffn_embed_dim", 3072)),
+        hidden_act=activation,
+        conv_dim=[d for d, _, _ in conv],
+        conv_kernel=[k for _, k, _ in conv],
+        conv_stride=[s for _, _, s in conv],
+        conv_bias=bool(model_cfg.get("conv_bias", False)),
+        num_conv_pos_embeddings=int(model_cfg.get("conv_pos", 128)),
+        num_conv_pos_embedding_groups=int(model_cfg.get("conv_pos_groups", 16)),
+        feat_extract_norm="group" if mode == "default" else "layer",
+        do_stable_layer_norm=bool(model_cfg.get("layer_norm_first", False)),
+        feat_proj_layer_norm=True,
+        layer_norm_eps=1e-5,
+        hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+        layerdrop=0.0, apply_spec_augment=False,
+    )
+
+
+def load_fairseq_hubert(path: Path) -> tuple[torch.nn.Module, torch.nn.Linear | None, dict[str, Any]]:
+    """(HubertModel, final_proj or None, fairseq model config) from a fairseq HuBERT/ContentVec ``.pt``."""
+    from transformers import HubertModel
+
+    checkpoint = load_untrusted_checkpoint(path)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise CheckpointError(f"{path}: expected a fairseq checkpoint dict with a 'model' state dict")
+    state = checkpoint["model"]
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: 'model' holds non-tensor entries; refusing to load")
+    model_cfg = fairseq_model_config(checkpoint, path)
+    config = hubert_config_from_fairseq(model_cfg, path)
+    model = HubertModel(config)
+    mapped, unknown = {}, []
+    for key, tensor in state.items():
+        new_key = rename_fairseq_key(key)
+        if new_key is not None:
+            mapped[new_key] = tensor
+        elif not _IGNORED.match(key):
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(f"{path}: unexpected tensors for a HuBERT model: {', '.join(unknown[:8])}")
+    if "feature_projection.projection.weight" not in mapped:
+        # fairseq has no post_extract_proj when conv and model widths match: an identity projection.
+        width = config.hidden_size
+        mapped["feature_projection.projection.weight"] = torch.eye(width)
+        mapped["feature_projection.projection.bias"] = torch.zeros(width)
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    missing = [k for k in missing if k != "masked_spec_embed"]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: checkpoint does not match its config: missing {missing[:6]}, unexpected {unexpected[:6]}"
+        )
+    final_proj = None
+    if "final_proj.weight" in state:
+        w = state["final_proj.weight"]
+        final_proj = torch.nn.Linear(w.shape[1], w.shape[0])
+        final_proj.load_state_dict({"weight": w, "bias": state["final_proj.bias"]})
+    return model.eval(), final_proj, model_cfg
