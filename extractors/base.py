@@ -150,12 +150,16 @@ class BatchExtractor:
         rate = self.spec.sample_rate / self.spec.hop_length
         return int(self.chunk_seconds * rate), int(self.overlap_seconds * rate)
 
+    def plan(self, lengths: list[int]) -> list[Chunk]:
+        """How clips are cut into model inputs (default: overlapping chunks beyond ``chunk_seconds``)."""
+        chunk_frames, overlap_frames = self._chunk_frames()
+        return plan_chunks(lengths, self.spec, chunk_frames, overlap_frames)
+
     @torch.inference_mode()
     def extract(self, waveforms: list[np.ndarray]) -> list[np.ndarray]:
         """Features ``(num_frames(len_i), D)`` for each clip; each is independent of the others."""
         clips = [self._check_clip(i, w) for i, w in enumerate(waveforms)]
-        chunk_frames, overlap_frames = self._chunk_frames()
-        chunks = plan_chunks([len(c) for c in clips], self.spec, chunk_frames, overlap_frames)
+        chunks = self.plan([len(c) for c in clips])
         pieces: list[list[tuple[int, torch.Tensor]]] = [[] for _ in clips]
         # Longest first, in groups of at most max_batch_samples padded samples.
         order = sorted(range(len(chunks)), key=lambda i: chunks[i].stop - chunks[i].start, reverse=True)
@@ -173,7 +177,8 @@ class BatchExtractor:
         results = []
         for index, (clip, parts) in enumerate(zip(clips, pieces, strict=True)):
             parts.sort(key=lambda p: p[0])
-            feats = torch.cat([p[1] for p in parts]).float().cpu().numpy()
+            joined = torch.cat([p[1] for p in parts])
+            feats = (joined.float() if joined.is_floating_point() else joined).cpu().numpy()
             expected = self.spec.num_frames(len(clip))
             if feats.shape[0] != expected:
                 raise FrameCountError(
