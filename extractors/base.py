@@ -172,7 +172,8 @@ class BatchExtractor:
             batch = pad_batch(audio, self.spec.channels).to(self.device)
             outputs = self.forward_batch(batch, [len(a) for a in audio])
             for chunk, out in zip(group, outputs, strict=True):
-                pieces[chunk.clip].append((chunk.start, out[chunk.keep_from : chunk.keep_to]))
+                first_frame = chunk.start // self.spec.hop_length + chunk.keep_from
+                pieces[chunk.clip].append((first_frame, out[chunk.keep_from : chunk.keep_to]))
             start += size
         results = []
         for index, (clip, parts) in enumerate(zip(clips, pieces, strict=True)):

@@ -1,0 +1,203 @@
+"""Tiny random-weight models saved in the real on-disk formats, for the demo and the tests.
+
+Their features are meaningless (random weights); their file formats, configs and frame grids are real:
+transformers dirs via ``save_pretrained``, a fairseq-structured ContentVec ``.pt`` and a Meta-style
+Encodec ``.th`` state dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+TINY_SPEECH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                   conv_dim=[16] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+
+
+def quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def save_whisper(out: Path, seed: int = 0) -> Path:
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    quiet_transformers()
+    config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
+                           max_source_positions=1500, max_target_positions=32, vocab_size=100, pad_token_id=1,
+                           bos_token_id=2, eos_token_id=3, decoder_start_token_id=2)
+    torch.manual_seed(seed)
+    WhisperModel(config).save_pretrained(out)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(out)
+    return out
+
+
+def save_speech_model(out: Path, family: str, seed: int = 0, **overrides) -> Path:
+    """A tiny transformers HuBERT / WavLM / wav2vec2 dir (conv grid as the real base models: 320 @ 16 kHz)."""
+    from transformers import (
+        HubertConfig,
+        HubertModel,
+        Wav2Vec2Config,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2Model,
+        WavLMConfig,
+        WavLMModel,
+    )
+
+    quiet_transformers()
+    classes = {"hubert": (HubertConfig, HubertModel), "wavlm": (WavLMConfig, WavLMModel),
+               "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model)}
+    config_cls, model_cls = classes[family]
+    extra = dict(num_buckets=16, max_bucket_distance=100) if family == "wavlm" else {}
+    torch.manual_seed(seed)
+    model_cls(config_cls(**TINY_SPEECH, **extra, **overrides)).save_pretrained(out)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(out)
+    return out
+
+
+def save_contentvec_dir(out: Path, seed: int = 0, proj_dim: int = 8) -> Path:
+    """A content-vec-best style dir: a HubertModel plus a top-level ``final_proj`` in the weights."""
+    from safetensors.torch import load_file, save_file
+
+    save_speech_model(out, "hubert", seed)
+    weights = load_file(out / "model.safetensors")
+    torch.manual_seed(seed + 1)
+    proj = torch.nn.Linear(TINY_SPEECH["hidden_size"], proj_dim)
+    weights["final_proj.weight"], weights["final_proj.bias"] = proj.weight.detach(), proj.bias.detach()
+    save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
+    config = json.loads((out / "config.json").read_text())
+    config["classifier_proj_size"] = proj_dim
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    return out
+
+
+_MERT_CODE = '''
+from transformers import HubertConfig, HubertModel
+
+
+class MERTConfig(HubertConfig):
+    model_type = "mert_model"
+
+    def __init__(self, sample_rate=24000, **kwargs):
+        super().__init__(**kwargs)
+        self.sample_rate = sample_rate
+
+
+class MERTModel(HubertModel):
+    config_class = MERTConfig
+'''
+
+
+def save_mert(out: Path, seed: int = 0) -> Path:
+    """A MERT-v1-like dir: custom model code (``auto_map``), 24 kHz under the non-standard ``sample_rate`` key."""
+    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+
+    quiet_transformers()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "modeling_mert.py").write_text(_MERT_CODE)
+    torch.manual_seed(seed)
+    HubertModel(HubertConfig(**TINY_SPEECH)).save_pretrained(out)
+    config = json.loads((out / "config.json").read_text())
+    config.update(model_type="mert_model", architectures=["MERTModel"], sample_rate=24000,
+                  auto_map={"AutoConfig": "modeling_mert.MERTConfig", "AutoModel": "modeling_mert.MERTModel"})
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    Wav2Vec2FeatureExtractor(sampling_rate=24000).save_pretrained(out)
+    return out
+
+
+def save_encodec(out: Path, seed: int = 0, stereo: bool = False) -> Path:
+    from transformers import EncodecConfig, EncodecModel
+
+    quiet_transformers()
+    if stereo:
+        config = EncodecConfig(num_filters=4, hidden_size=16, upsampling_ratios=[8, 5, 4, 2],
+                               norm_type="time_group_norm", use_causal_conv=False, normalize=True,
+                               chunk_length_s=1.0, overlap=0.01, audio_channels=2, codebook_size=64,
+                               sampling_rate=48000, target_bandwidths=[3.0, 6.0, 12.0, 24.0])
+    else:
+        config = EncodecConfig(num_filters=4, hidden_size=16, upsampling_ratios=[8, 5, 4, 2], codebook_size=64,
+                               sampling_rate=24000, target_bandwidths=[1.5, 3.0, 6.0])
+    torch.manual_seed(seed)
+    EncodecModel(config).save_pretrained(out)
+    return out
+
+
+def fairseq_state_from_hubert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a transformers HubertModel state dict (group-norm extractor) back to fairseq's names."""
+    renames = [
+        (r"^feature_projection\.projection\.", "post_extract_proj."),
+        (r"^feature_projection\.layer_norm\.", "layer_norm."),
+        (r"^masked_spec_embed$", "mask_emb"),
+        (r"^feature_extractor\.conv_layers\.(\d+)\.conv\.", r"feature_extractor.conv_layers.\1.0."),
+        (r"^feature_extractor\.conv_layers\.0\.layer_norm\.", "feature_extractor.conv_layers.0.2."),
+        (r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original0$", "encoder.pos_conv.0.weight_g"),
+        (r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original1$", "encoder.pos_conv.0.weight_v"),
+        (r"^encoder\.pos_conv_embed\.conv\.bias$", "encoder.pos_conv.0.bias"),
+        (r"^encoder\.layers\.(\d+)\.attention\.", r"encoder.layers.\1.self_attn."),
+        (r"^encoder\.layers\.(\d+)\.layer_norm\.", r"encoder.layers.\1.self_attn_layer_norm."),
+        (r"^encoder\.layers\.(\d+)\.feed_forward\.intermediate_dense\.", r"encoder.layers.\1.fc1."),
+        (r"^encoder\.layers\.(\d+)\.feed_forward\.output_dense\.", r"encoder.layers.\1.fc2."),
+    ]
+    out = {}
+    for key, value in state.items():
+        for pattern, replacement in renames:
+            if re.search(pattern, key):
+                key = re.sub(pattern, replacement, key)
+                break
+        out[key] = value
+    return out
+
+
+def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_args: bool = False) -> Path:
+    """A fairseq-structured ContentVec/HuBERT ``.pt``: ``cfg`` (or legacy ``args`` Namespace), ``model``,
+    ``task_state`` holding a pickled ``fairseq.data.dictionary.Dictionary`` (a class the loader never imports)."""
+    from transformers import HubertConfig, HubertModel
+
+    torch.manual_seed(seed)
+    hf = HubertModel(HubertConfig(**TINY_SPEECH)).eval()
+    state = fairseq_state_from_hubert({k: v.detach().clone() for k, v in hf.state_dict().items()})
+    proj = torch.nn.Linear(TINY_SPEECH["hidden_size"], proj_dim)
+    state["final_proj.weight"], state["final_proj.bias"] = proj.weight.detach(), proj.bias.detach()
+    state["label_embs_concat"] = torch.randn(104, proj_dim)
+    model_cfg = {
+        "_name": "hubert", "extractor_mode": "default", "encoder_layers": 2, "encoder_embed_dim": 32,
+        "encoder_ffn_embed_dim": 64, "encoder_attention_heads": 2, "activation_fn": "gelu",
+        "conv_feature_layers": "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2", "conv_bias": False,
+        "conv_pos": 16, "conv_pos_groups": 4, "layer_norm_first": False, "final_dim": proj_dim,
+    }
+    module = types.ModuleType("fairseq.data.dictionary")
+
+    class Dictionary:  # stands in for fairseq's class while pickling, then disappears
+        def __init__(self) -> None:
+            self.symbols = ["<s>", "<pad>", "</s>", "<unk>"] + [str(i) for i in range(100)]
+
+    Dictionary.__module__, Dictionary.__qualname__ = module.__name__, "Dictionary"
+    module.Dictionary = Dictionary
+    stand_ins = {"fairseq": types.ModuleType("fairseq"), "fairseq.data": types.ModuleType("fairseq.data"),
+                 module.__name__: module}
+    stand_ins = {name: mod for name, mod in stand_ins.items() if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        checkpoint = {
+            "args": argparse.Namespace(**model_cfg) if legacy_args else None,
+            "cfg": None if legacy_args else {"model": model_cfg, "task": {"_name": "hubert_pretraining"}},
+            "model": state,
+            "task_state": {"dictionaries": [Dictionary()]},
+            "optimizer_history": [{"num_updates": 0}],
+            "extra_state": {},
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(checkpoint, out)
+    finally:
+        for name in stand_ins:
+            del sys.modules[name]
+    return out

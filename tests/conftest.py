@@ -1,0 +1,50 @@
+"""Shared fixtures: seeded synthetic audio and tiny random models saved in their real on-disk formats."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svcprep import tiny_models
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tiny_models")
+
+
+@pytest.fixture(scope="session")
+def tiny_models_by_name(tiny_dir) -> dict[str, tuple[Path, dict]]:
+    """extractor name -> (model path, options) for every registered extractor with a feature model."""
+    return {
+        "whisper": (tiny_models.save_whisper(tiny_dir / "whisper"), {}),
+        "contentvec": (tiny_models.save_fairseq_contentvec(tiny_dir / "contentvec.pt"), {"layer": 2}),
+        "contentvec-768-l12": (tiny_models.save_contentvec_dir(tiny_dir / "contentvec_hf"), {"layer": 2}),
+        "contentvec-256-l9": (tiny_dir / "contentvec.pt", {"layer": 1}),
+        "hubert": (tiny_models.save_speech_model(tiny_dir / "hubert", "hubert"), {}),
+        "wavlm": (tiny_models.save_speech_model(tiny_dir / "wavlm", "wavlm"), {}),
+        "wav2vec2": (tiny_models.save_speech_model(tiny_dir / "wav2vec2", "wav2vec2"), {}),
+        "mert": (tiny_models.save_mert(tiny_dir / "mert"), {"trust_remote_code": True}),
+        "encodec_24khz": (tiny_models.save_encodec(tiny_dir / "encodec24"), {}),
+        "encodec_32khz": (tiny_models.save_encodec(tiny_dir / "encodec24"), {"bandwidth": 3.0}),
+        "encodec_48khz": (tiny_models.save_encodec(tiny_dir / "encodec48", stereo=True), {}),
+    }
+
+
+def synthetic_audio(num_samples: int, seed: int, channels: int = 1) -> np.ndarray:
+    """A gliding harmonic tone with noise, float32, peak < 0.5."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_samples) / 16000.0
+    f0 = 180 + 40 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
+    wav = sum(np.sin(k * phase) / k for k in range(1, 5)) * 0.15 + 0.02 * rng.standard_normal(num_samples)
+    wav = wav.astype(np.float32)
+    if channels > 1:
+        wav = np.stack([wav, np.roll(wav, 37)], axis=1)
+    return wav
