@@ -7,6 +7,7 @@ import typer
 from svcprep import __version__
 from svcprep.cli.align_cmd import align
 from svcprep.cli.hops import hops
+from svcprep.cli.pipeline_cmds import extract, mel, run
 
 app = typer.Typer(
     name="svcprep",
@@ -17,6 +18,9 @@ app = typer.Typer(
 )
 app.command()(hops)
 app.command()(align)
+app.command()(mel)
+app.command()(extract)
+app.command()(run)
 
 
 def _version(value: bool) -> None:

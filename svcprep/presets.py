@@ -35,6 +35,8 @@ class MelPreset:
             raise ConfigError(f"preset {self.name}: mel_layout must be one of {MEL_LAYOUTS}, got {self.mel_layout!r}")
         if self.win_length > self.n_fft:
             raise ConfigError(f"preset {self.name}: win_length {self.win_length} > n_fft {self.n_fft}")
+        if (self.n_fft - self.hop_length) % 2:
+            raise ConfigError(f"preset {self.name}: n_fft - hop_length must be even for num_samples // hop frames")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise ConfigError(f"preset {self.name}: need 0 <= fmin < fmax <= sample_rate/2")
 

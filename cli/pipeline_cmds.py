@@ -1,0 +1,169 @@
+"""``svcprep mel``, ``svcprep extract`` and ``svcprep run``: the corpus pipeline from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from svcprep.cli.common import EXIT_USAGE, fail, reports_errors
+from svcprep.errors import ConfigError
+
+CORPUS_HELP = "Audio dir (recursive), Amphion dataset dir (train.json/test.json), or a .jsonl/.csv manifest."
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected K/N, e.g. 0/4") from None
+    if not 0 <= k < n:
+        raise ConfigError(f"--shard {text}: need 0 <= K < N (K counts from 0)")
+    return k, n
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{what} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def parse_options(items: list[str]) -> dict[str, dict]:
+    """``--set whisper.layer=12`` → ``{"whisper": {"layer": 12}}`` (values parsed as YAML scalars)."""
+    import yaml
+
+    options: dict[str, dict] = {}
+    for key, value in parse_assignments(items, "--set").items():
+        name, dot, option = key.partition(".")
+        if not dot:
+            raise ConfigError(f"--set {key}: expected EXTRACTOR.OPTION=VALUE, e.g. contentvec.layer=9")
+        options.setdefault(name, {})[option] = yaml.safe_load(value)
+    return options
+
+
+def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
+    """Re-run this command once per GPU, each on a disjoint sub-shard; returns the worst exit code."""
+    ids = [d.strip() for d in devices.split(",") if d.strip()]
+    args = list(sys.argv[1:])
+    for flag in ("--devices", "--shard", "--device"):
+        while flag in args:
+            i = args.index(flag)
+            del args[i : i + 2]
+    k, n = shard
+    procs = []
+    for j, device in enumerate(ids):
+        sub = f"{k * len(ids) + j}/{n * len(ids)}"
+        cmd = [sys.executable, "-m", "svcprep", *args, "--shard", sub, "--device", f"cuda:{device}"]
+        typer.echo(f"device cuda:{device}: shard {sub}")
+        procs.append(subprocess.Popen(cmd))
+    return max(p.wait() for p in procs)
+
+
+def _run(config, devices: str | None) -> None:
+    from svcprep.pipeline import run_pipeline
+
+    if devices:
+        raise typer.Exit(run_on_devices(devices, config.shard))
+    summary = run_pipeline(config)
+    typer.echo(summary.describe())
+    typer.echo(f"outputs in {summary.out}")
+    if summary.failed:
+        typer.echo(f"failures are listed in {summary.out / '_failures.jsonl'}", err=True)
+    raise typer.Exit(summary.exit_code)
+
+
+SHARD_OPT = typer.Option("0/1", "--shard", help="Process shard K of N (K from 0; stable hash of the uid).")
+OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Redo outputs made with other settings.")
+WORKERS_OPT = typer.Option(2, "--num-workers", min=0, help="Decode worker processes (0: decode in-process).")
+
+
+@reports_errors
+def mel(
+    corpus: Path = typer.Argument(..., help=CORPUS_HELP),
+    out: Path = typer.Option(None, "--out", "-o", help="Output root; mels go to OUT/mels/<uid>.npy."),
+    preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel preset name or YAML path."),
+    num_workers: int = WORKERS_OPT,
+    shard: str = SHARD_OPT,
+    overwrite: bool = OVERWRITE_OPT,
+) -> None:
+    """Compute Amphion-compatible log-mels (any input rate/channels: downmixed, resampled with soxr)."""
+    from svcprep.pipeline import PipelineConfig
+    from svcprep.presets import load_preset
+
+    _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True,
+                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite), None)
+
+
+@reports_errors
+def extract(
+    corpus: Path = typer.Argument(..., help=CORPUS_HELP),
+    out: Path = typer.Option(None, "--out", "-o", help="Output root: OUT/<feature>/<uid>.npy, (T, D)."),
+    extractors: list[str] = typer.Option(..., "--extractor", "-e", help="Extractor name; repeat for several."),
+    models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID (default: the published model)."),
+    settings: list[str] = typer.Option([], "--set", help="Extractor option, e.g. contentvec.layer=9, whisper.window=trim."),
+    preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel grid the features are aligned to."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
+    dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16."),
+    batch_seconds: float = typer.Option(120.0, "--batch-seconds", help="Audio seconds per model batch."),
+    num_workers: int = WORKERS_OPT,
+    method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
+    tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),
+    shard: str = SHARD_OPT,
+    keep_native: bool = typer.Option(False, "--keep-native", help="Also keep unaligned features in OUT/<feature>_native/."),
+    save_dtype: str = typer.Option("float32", "--save-dtype", help="float32 or float16 on disk."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model dirs with their own code (MERT)."),
+    overwrite: bool = OVERWRITE_OPT,
+) -> None:
+    """Extract content features and align them to the mel frame count of each file.
+
+    Mels are read from OUT/mels when present (their frame count is the target), otherwise the count comes from
+    the preset. Reruns skip finished files; a bad file is logged in OUT/_failures.jsonl and the run goes on.
+    Exit code: 0 all done, 1 some failed, 2 usage/config error.
+    """
+    from svcprep.pipeline import ExtractorConfig, PipelineConfig
+    from svcprep.presets import load_preset
+
+    model_map = parse_assignments(models, "--model")
+    options = parse_options(settings)
+    unknown = sorted((set(model_map) | set(options)) - set(extractors))
+    if unknown:
+        raise fail(f"--model/--set name extractors not requested with -e: {', '.join(unknown)}", EXIT_USAGE)
+    configs = []
+    for name in extractors:
+        opts = dict(options.get(name, {}))
+        if trust_remote_code:
+            opts["trust_remote_code"] = True
+        configs.append(ExtractorConfig(name, model_map.get(name), opts))
+    config = PipelineConfig(
+        corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, extractors=tuple(configs),
+        device=device, dtype=dtype, batch_seconds=batch_seconds, num_workers=num_workers, method=method,
+        tolerance=tolerance, shard=parse_shard(shard), keep_native=keep_native, save_dtype=save_dtype,
+        overwrite=overwrite,
+    )
+    _run(config, devices)
+
+
+@reports_errors
+def run(
+    config: str = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name (amphion-svc)."),
+    corpus: Path = typer.Option(None, "--corpus", help="Overrides the config's corpus."),
+    out: Path = typer.Option(None, "--out", "-o", help="Overrides the config's out."),
+    device: str = typer.Option(None, "--device", help="Overrides the config's device."),
+    devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
+    shard: str = SHARD_OPT,
+    overwrite: bool = OVERWRITE_OPT,
+) -> None:
+    """Mels and every configured extractor in one pass over the corpus (YAML: corpus, out, preset, extractors)."""
+    from svcprep.run_config import pipeline_config_from_dict, read_run_config
+
+    data, base = read_run_config(config)
+    pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
+                                                shard=parse_shard(shard), overwrite=overwrite or None)
+    _run(pipeline_config, devices)

@@ -1,0 +1,80 @@
+"""Audio decoding and resampling (soundfile + soxr). No torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from svcprep.errors import AudioLoadError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio: ``samples`` float32 ``(num_samples, channels)`` at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def num_samples(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def seconds(self) -> float:
+        return self.num_samples / self.sample_rate
+
+
+def probe_seconds(path: Path) -> float:
+    """Duration from the file header; raises :class:`AudioLoadError` when the file is unreadable."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, OSError, sf.LibsndfileError) as exc:
+        raise AudioLoadError(f"cannot read audio header: {exc}") from exc
+    if info.samplerate <= 0:
+        raise AudioLoadError("audio header has no sample rate")
+    return info.frames / info.samplerate
+
+
+def decode(path: Path) -> Audio:
+    """Decode a file to float32 ``(num_samples, channels)``; empty or non-finite audio is an error."""
+    import soundfile as sf
+
+    try:
+        samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, OSError, sf.LibsndfileError) as exc:
+        raise AudioLoadError(f"cannot decode audio: {exc}") from exc
+    if samples.shape[0] == 0:
+        raise AudioLoadError("audio file has no samples")
+    if not np.isfinite(samples).all():
+        raise AudioLoadError("audio contains NaN or infinite samples")
+    return Audio(samples, int(sample_rate))
+
+
+def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int) -> int:
+    """Length soxr gives when resampling a whole buffer: ``num_samples * to / from`` rounded half up."""
+    return (2 * num_samples * to_rate + from_rate) // (2 * from_rate)
+
+
+def to_channels(audio: Audio, channels: int) -> np.ndarray:
+    """Mono ``(N,)`` by averaging channels, or ``(N, channels)`` (mono duplicated, extra channels dropped)."""
+    x = audio.samples
+    if channels == 1:
+        return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0].copy()
+    if x.shape[1] == 1:
+        return np.repeat(x, channels, axis=1)
+    return np.ascontiguousarray(x[:, :channels])
+
+
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """soxr high-quality resampling along the first axis (identity when the rates match)."""
+    if from_rate == to_rate:
+        return x.astype(np.float32, copy=False)
+    import soxr
+
+    return soxr.resample(x, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)

@@ -1,0 +1,113 @@
+"""Corpus inputs: a directory of audio, an Amphion dataset dir, or a JSONL/CSV manifest."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from svcprep.audio import AUDIO_EXTENSIONS
+from svcprep.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CorpusEntry:
+    uid: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Corpus:
+    kind: str  # "directory" | "amphion" | "manifest"
+    root: Path
+    entries: tuple[CorpusEntry, ...]
+
+    @property
+    def default_out(self) -> Path | None:
+        """Amphion dataset dirs take their outputs beside their own ``mels/``."""
+        return self.root if self.kind == "amphion" else None
+
+
+def check_uid(uid: str, source: str) -> str:
+    """A uid becomes a relative output path: it may not be empty, absolute, or climb out with ``..``."""
+    text = str(uid).replace("\\", "/")
+    parts = PurePosixPath(text).parts
+    if not text or text.startswith("/") or ".." in parts or any(p in ("", ".") for p in parts) or "\x00" in text:
+        raise ConfigError(f"{source}: uid {uid!r} would escape the output directory; use a plain relative name")
+    return text
+
+
+def shard_of(uid: str, num_shards: int) -> int:
+    """Stable shard of a uid (sha1, not Python's randomised hash)."""
+    return int.from_bytes(hashlib.sha1(uid.encode("utf-8")).digest()[:8], "big") % num_shards
+
+
+def _from_directory(root: Path) -> list[CorpusEntry]:
+    entries = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
+            uid = path.relative_to(root).with_suffix("").as_posix()
+            entries.append(CorpusEntry(check_uid(uid, str(root)), path))
+    return entries
+
+
+def _from_amphion(root: Path) -> list[CorpusEntry]:
+    entries = []
+    for split in ("train.json", "test.json"):
+        path = root / split
+        if not path.is_file():
+            continue
+        try:
+            items = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON ({exc})") from exc
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or "Uid" not in item or "Path" not in item:
+                raise ConfigError(f"{path}: entry {i} lacks 'Uid' or 'Path'")
+            audio = Path(item["Path"])
+            entries.append(CorpusEntry(check_uid(item["Uid"], str(path)), audio if audio.is_absolute() else root / audio))
+    return entries
+
+
+def _from_manifest(path: Path) -> list[CorpusEntry]:
+    rows: list[dict] = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{path}:{n}: invalid JSON ({exc})") from exc
+    else:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    entries = []
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not row.get("uid") or not row.get("path"):
+            raise ConfigError(f"{path}: row {n} needs 'uid' and 'path'")
+        audio = Path(row["path"])
+        entries.append(CorpusEntry(check_uid(row["uid"], f"{path}:{n}"), audio if audio.is_absolute() else path.parent / audio))
+    return entries
+
+
+def load_corpus(source: Path) -> Corpus:
+    """Recognise the corpus kind: a ``.jsonl``/``.csv`` manifest, a dir with ``train.json``/``test.json``
+    (Amphion), or any other dir (audio files, recursive)."""
+    if source.is_file() and source.suffix in (".jsonl", ".csv"):
+        kind, entries = "manifest", _from_manifest(source)
+    elif source.is_dir() and ((source / "train.json").is_file() or (source / "test.json").is_file()):
+        kind, entries = "amphion", _from_amphion(source)
+    elif source.is_dir():
+        kind, entries = "directory", _from_directory(source)
+    else:
+        raise ConfigError(f"corpus {source}: expected an audio directory, an Amphion dataset dir or a .jsonl/.csv manifest")
+    seen: dict[str, Path] = {}
+    for entry in entries:
+        if entry.uid in seen:
+            raise ConfigError(f"corpus {source}: uid {entry.uid!r} appears twice ({seen[entry.uid]} and {entry.path})")
+        seen[entry.uid] = entry.path
+    if not entries:
+        raise ConfigError(f"corpus {source}: no audio found")
+    return Corpus(kind, source, tuple(entries))

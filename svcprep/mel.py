@@ -1,0 +1,78 @@
+"""Amphion-compatible log-mel spectrograms (``utils/mel.py``), slaney filters without librosa.
+
+reflect-pad ``(n_fft - hop) // 2`` on both sides, STFT with ``center=False`` and a hann window,
+magnitude ``sqrt(re² + im² + 1e-9)``, slaney mel filters, ``log(clamp(x, 1e-5))``.
+Frames: ``num_samples // hop`` (the preset requires ``n_fft - hop`` even, which makes that exact).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svcprep.errors import AudioLoadError
+from svcprep.presets import MelPreset
+
+_F_SP = 200.0 / 3  # slaney: linear below 1 kHz
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOG_STEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    return np.where(hz >= _MIN_LOG_HZ, _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-10) / _MIN_LOG_HZ) / _LOG_STEP,
+                    hz / _F_SP)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOG_STEP * (mel - _MIN_LOG_MEL)), mel * _F_SP)
+
+
+def slaney_mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """``(n_mels, 1 + n_fft // 2)`` triangular filters, slaney mel scale and area normalisation
+    (librosa's ``filters.mel`` defaults)."""
+    fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
+    mel_points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_points[2:] - mel_points[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+class MelExtractor:
+    """Log-mel of a mono clip at ``preset.sample_rate``: ``(n_mels, num_samples // hop)`` float32."""
+
+    def __init__(self, preset: MelPreset) -> None:
+        import torch
+
+        self.preset = preset
+        self.pad = (preset.n_fft - preset.hop_length) // 2
+        self.filters = torch.from_numpy(
+            slaney_mel_filters(preset.sample_rate, preset.n_fft, preset.n_mels, preset.fmin, preset.fmax))
+        self.window = torch.hann_window(preset.win_length)
+
+    @property
+    def min_samples(self) -> int:
+        return max(self.pad + 1, self.preset.hop_length)
+
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        import torch
+
+        p = self.preset
+        if len(wav) < self.min_samples:
+            raise AudioLoadError(
+                f"clip has {len(wav)} samples at {p.sample_rate} Hz; the mel needs at least {self.min_samples}")
+        with torch.inference_mode():
+            y = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None, None],
+                                        (self.pad, self.pad), mode="reflect")[0]
+            spec = torch.stft(y, p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window=self.window,
+                              center=False, normalized=False, onesided=True, return_complex=True)
+            magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+            mel = torch.log(torch.clamp(self.filters @ magnitude[0], min=1e-5))
+        out = mel.numpy()
+        assert out.shape[1] == p.num_frames(len(wav)), (out.shape, len(wav))
+        return out if p.mel_layout == "mels_by_frames" else out.T.copy()
