@@ -47,20 +47,27 @@ def parse_options(items: list[str]) -> dict[str, dict]:
     return options
 
 
-def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
-    """Re-run this command once per GPU, each on a disjoint sub-shard; returns the worst exit code."""
+def device_commands(argv: list[str], devices: str, shard: tuple[int, int]) -> list[list[str]]:
+    """One command per GPU: this command again, on sub-shard ``K*D + j`` of ``N*D`` and device ``cuda:j``."""
     ids = [d.strip() for d in devices.split(",") if d.strip()]
-    args = list(sys.argv[1:])
+    if not ids:
+        raise ConfigError("--devices: expected GPU ids such as 0,1")
+    args = list(argv)
     for flag in ("--devices", "--shard", "--device"):
         while flag in args:
             i = args.index(flag)
             del args[i : i + 2]
     k, n = shard
+    return [[sys.executable, "-m", "svcprep", *args, "--shard", f"{k * len(ids) + j}/{n * len(ids)}",
+             "--device", f"cuda:{device}"] for j, device in enumerate(ids)]
+
+
+def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
+    """Run this command once per GPU, each on a disjoint sub-shard; returns the worst exit code."""
+    commands = device_commands(sys.argv[1:], devices, shard)
     procs = []
-    for j, device in enumerate(ids):
-        sub = f"{k * len(ids) + j}/{n * len(ids)}"
-        cmd = [sys.executable, "-m", "svcprep", *args, "--shard", sub, "--device", f"cuda:{device}"]
-        typer.echo(f"device cuda:{device}: shard {sub}")
+    for cmd in commands:
+        typer.echo(f"{cmd[-1]}: shard {cmd[-3]}")
         procs.append(subprocess.Popen(cmd))
     return max(p.wait() for p in procs)
 

@@ -46,6 +46,14 @@ class ClipTooShortError(AudioLoadError):
         )
 
 
+def quiet_transformers() -> None:
+    """No per-load progress bars or config chatter from transformers in svcprep's output."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

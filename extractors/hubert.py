@@ -64,6 +64,9 @@ class HubertLikeExtractor(BatchExtractor):
         for part in ("feature_extractor", "feature_projection", "encoder"):
             if not hasattr(model, part):
                 raise CheckpointError(f"{spec.name}: model {type(model).__name__} has no {part}; not HuBERT-like")
+        if chunk_seconds is not None and chunk_seconds <= 2 * overlap_seconds:
+            raise ConfigError(f"{spec.name}: chunk_seconds ({chunk_seconds}) must exceed twice overlap_seconds "
+                              f"({overlap_seconds})")
         self.spec, self.device, self.dtype = spec, device, dtype
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.model = model.to(device=device, dtype=dtype).eval()

@@ -113,6 +113,9 @@ def load_extractor(name: str, model: str | Path | None = None, **options: Any):
     if not entry.loader:
         raise ConfigError(f"{entry.name}: {entry.summary}; it has no feature extractor")
     opts = resolve_options(entry, options)
+    from svcprep.extractors.base import quiet_transformers
+
+    quiet_transformers()
     module_name, func_name = entry.loader.split(":")
     loader = getattr(importlib.import_module(module_name), func_name)
     return loader(entry, model if model is not None else entry.default_model, opts)

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from svcprep.audio import AUDIO_EXTENSIONS
 from svcprep.errors import ConfigError
@@ -33,8 +33,8 @@ class Corpus:
 def check_uid(uid: str, source: str) -> str:
     """A uid becomes a relative output path: it may not be empty, absolute, or climb out with ``..``."""
     text = str(uid).replace("\\", "/")
-    parts = PurePosixPath(text).parts
-    if not text or text.startswith("/") or ".." in parts or any(p in ("", ".") for p in parts) or "\x00" in text:
+    parts = text.split("/")
+    if not text or text.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in text:
         raise ConfigError(f"{source}: uid {uid!r} would escape the output directory; use a plain relative name")
     return text
 

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     args = parser.parse_args(argv)
-    from svcprep.tiny_models import quiet_transformers
+    from svcprep.extractors.base import quiet_transformers
 
     quiet_transformers()
     print_hops("amphion-svc-24k")

@@ -29,5 +29,5 @@ class FrameCountError(SvcprepError):
     """A model produced a different number of frames than its spec predicts."""
 
 
-class OutputConflictError(SvcprepError):
+class OutputConflictError(ConfigError):
     """Existing outputs were made with other settings; refuse to mix them."""

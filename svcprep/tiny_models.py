@@ -16,15 +16,10 @@ from pathlib import Path
 
 import torch
 
+from svcprep.extractors.base import quiet_transformers
+
 TINY_SPEECH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                    conv_dim=[16] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-
-
-def quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
 
 
 def save_whisper(out: Path, seed: int = 0) -> Path:
