@@ -55,7 +55,8 @@ def source_grid(
     grid = FrameGrid(source_hop, source_sample_rate)
     from svcprep.align.grid import format_rate
 
-    return "custom", grid, f"custom: {source_sample_rate} Hz, hop {source_hop} samples → {format_rate(grid.frame_rate)} Hz"
+    rate = format_rate(grid.frame_rate)
+    return "custom", grid, f"custom: {source_sample_rate} Hz, hop {source_hop} samples → {rate} Hz"
 
 
 def target_grid(preset: str | None, mel_sample_rate: int | None, mel_hop: int | None) -> tuple[FrameGrid, int]:

@@ -14,7 +14,7 @@ from svcprep.cli.common import reports_errors, source_grid, target_grid
 @reports_errors
 def hops(
     extractor: str = typer.Option(None, "--extractor", "-e", help="Registered extractor, e.g. whisper, encodec_24khz."),
-    model: Path = typer.Option(None, "--model", help="Model dir: only config.json / preprocessor_config.json are read."),
+    model: Path = typer.Option(None, "--model", help="Model dir; only its config JSON files are read."),
     source_hop: int = typer.Option(None, help="Hop of any other model, in samples at --source-sample-rate."),
     source_sample_rate: int = typer.Option(None, help="Sample rate of --source-hop."),
     preset: str = typer.Option(None, "--preset", "-p", help="Mel preset, e.g. amphion-svc-24k."),

@@ -113,7 +113,7 @@ def extract(
     out: Path = typer.Option(None, "--out", "-o", help="Output root: OUT/<feature>/<uid>.npy, (T, D)."),
     extractors: list[str] = typer.Option(..., "--extractor", "-e", help="Extractor name; repeat for several."),
     models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID (default: the published model)."),
-    settings: list[str] = typer.Option([], "--set", help="Extractor option, e.g. contentvec.layer=9, whisper.window=trim."),
+    settings: list[str] = typer.Option([], "--set", help="Option, e.g. contentvec.layer=9."),
     preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel grid the features are aligned to."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
@@ -123,9 +123,9 @@ def extract(
     method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
     tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),
     shard: str = SHARD_OPT,
-    keep_native: bool = typer.Option(False, "--keep-native", help="Also keep unaligned features in OUT/<feature>_native/."),
+    keep_native: bool = typer.Option(False, "--keep-native", help="Also keep OUT/<feature>_native/."),
     save_dtype: str = typer.Option("float32", "--save-dtype", help="float32 or float16 on disk."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model dirs with their own code (MERT)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code (MERT)."),
     overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Extract content features and align them to the mel frame count of each file.

@@ -128,7 +128,8 @@ def load(entry: ExtractorEntry, model: str | Path, options: dict[str, Any]) -> E
     spec = ExtractorSpec(entry.name, "encodec", int(config.sampling_rate), dim, frames,
                          channels=int(config.audio_channels), integer_output=output == "codes")
     extractor = EncodecExtractor(spec, net, output=output, bandwidth=bandwidth,
-                                 device=resolve_device(options.get("device")), dtype=resolve_dtype(options.get("dtype")))
+                                 device=resolve_device(options.get("device")),
+                                 dtype=resolve_dtype(options.get("dtype")))
     if options.get("verify", True):
         extractor.verify()
     return extractor

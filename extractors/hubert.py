@@ -140,7 +140,7 @@ def _load_model(entry: ExtractorEntry, path: Path, trust_remote_code: bool) -> t
     except (OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{entry.name}: cannot load {path}: {exc}") from exc
     final_proj = None
-    proj = read_tensors(path, keep=lambda k: k.split(".", 1)[-1].startswith("final_proj.") or k.startswith("final_proj."))
+    proj = read_tensors(path, keep=lambda k: "final_proj." in k)
     weights = {k.rsplit("final_proj.", 1)[1]: v for k, v in proj.items()}
     if "weight" in weights:
         final_proj = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])

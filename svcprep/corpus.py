@@ -67,7 +67,8 @@ def _from_amphion(root: Path) -> list[CorpusEntry]:
             if not isinstance(item, dict) or "Uid" not in item or "Path" not in item:
                 raise ConfigError(f"{path}: entry {i} lacks 'Uid' or 'Path'")
             audio = Path(item["Path"])
-            entries.append(CorpusEntry(check_uid(item["Uid"], str(path)), audio if audio.is_absolute() else root / audio))
+            audio = audio if audio.is_absolute() else root / audio
+            entries.append(CorpusEntry(check_uid(item["Uid"], str(path)), audio))
     return entries
 
 
@@ -88,7 +89,8 @@ def _from_manifest(path: Path) -> list[CorpusEntry]:
         if not isinstance(row, dict) or not row.get("uid") or not row.get("path"):
             raise ConfigError(f"{path}: row {n} needs 'uid' and 'path'")
         audio = Path(row["path"])
-        entries.append(CorpusEntry(check_uid(row["uid"], f"{path}:{n}"), audio if audio.is_absolute() else path.parent / audio))
+        audio = audio if audio.is_absolute() else path.parent / audio
+        entries.append(CorpusEntry(check_uid(row["uid"], f"{path}:{n}"), audio))
     return entries
 
 
@@ -102,7 +104,8 @@ def load_corpus(source: Path) -> Corpus:
     elif source.is_dir():
         kind, entries = "directory", _from_directory(source)
     else:
-        raise ConfigError(f"corpus {source}: expected an audio directory, an Amphion dataset dir or a .jsonl/.csv manifest")
+        raise ConfigError(
+            f"corpus {source}: expected an audio directory, an Amphion dataset dir or a .jsonl/.csv manifest")
     seen: dict[str, Path] = {}
     for entry in entries:
         if entry.uid in seen:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svcprep.audio import decode, resampled_num_samples, resample, to_channels
+from svcprep.audio import decode, resample, resampled_num_samples, to_channels
 from svcprep.corpus import CorpusEntry
 from svcprep.errors import SvcprepError
 from svcprep.presets import MelPreset

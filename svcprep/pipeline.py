@@ -22,7 +22,7 @@ import numpy as np
 from svcprep.align.methods import align_features
 from svcprep.audio import probe_seconds
 from svcprep.corpus import CorpusEntry, load_corpus, shard_of
-from svcprep.decode import DecodedClip, DecodeDataset, keep_batch, make_batches
+from svcprep.decode import DecodeDataset, DecodedClip, keep_batch, make_batches
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.presets import MelPreset
 from svcprep.provenance import DoneList, check_or_write_meta
@@ -85,6 +85,8 @@ class RunSummary:
     failed: int = 0
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
+    setup_seconds: float = 0.0  # corpus scan, model loading, provenance
+    model_seconds: float = 0.0  # inside the extractors' forward passes
     out: Path | None = None
 
     @property
@@ -206,6 +208,7 @@ class Pipeline:
         k, n = c.shard
         entries = [e for e in self.corpus.entries if n == 1 or shard_of(e.uid, n) == k]
         features = self._load_features()
+        self.model_seconds = 0.0
         mel_feature = self._mel_feature() if c.write_mels else None
         all_features = ([mel_feature] if mel_feature else []) + features
         summary = RunSummary(out=self.out)
@@ -223,6 +226,7 @@ class Pipeline:
                                 self.out / "mels")
         writer = BackgroundWriter(lambda uid, path, reason: self._fail(uid, path, "write", reason))
         progress = _Progress(sum(s for _, s in pending))
+        summary.setup_seconds = time.monotonic() - started
         try:
             for batch in self._batches(dataset):
                 self._process(batch, mel_feature, features, writer)
@@ -235,6 +239,7 @@ class Pipeline:
         summary.failed = len(self.failed_uids)
         summary.done = len(pending) - len(self.failed_uids & {e.uid for e, _ in pending})
         summary.wall_seconds = time.monotonic() - started
+        summary.model_seconds = self.model_seconds
         return summary
 
     def _batches(self, dataset: DecodeDataset):
@@ -270,9 +275,9 @@ class Pipeline:
                 wav = clip.audio[(spec.sample_rate, spec.channels)]
                 if spec.num_frames(len(wav)) < 1:
                     todo.remove(clip)
+                    field_ms = 1000 * spec.receptive_field / spec.sample_rate
                     self._fail(clip.uid, clip.path, "extract", f"{clip.seconds * 1000:.1f} ms of audio is shorter than "
-                               f"{spec.name}'s receptive field ({1000 * spec.receptive_field / spec.sample_rate:.1f} ms)",
-                               feature.config.out_name)
+                               f"{spec.name}'s receptive field ({field_ms:.1f} ms)", feature.config.out_name)
                 else:
                     waves.append(wav)
             for clip, native in zip(todo, self._extract(feature, todo, waves), strict=True):
@@ -294,6 +299,7 @@ class Pipeline:
         """Features per clip; if the batch fails, clips run one by one so only the bad one is lost."""
         if not waves:
             return []
+        started = time.monotonic()
         try:
             return feature.extractor.extract(waves)
         except (SvcprepError, RuntimeError, ValueError) as batch_error:
@@ -301,6 +307,8 @@ class Pipeline:
                 self._fail(clips[0].uid, clips[0].path, "extract", f"{type(batch_error).__name__}: {batch_error}",
                            feature.config.out_name)
                 return [None]
+        finally:
+            self.model_seconds += time.monotonic() - started
         results: list[np.ndarray | None] = []
         for clip, wav in zip(clips, waves, strict=True):
             results.extend(self._extract(feature, [clip], [wav]))

@@ -60,7 +60,8 @@ def pipeline_config_from_dict(data: dict[str, Any], base: Path, **overrides: Any
         if bad:
             raise ConfigError(f"run config: extractors[{i}]: unknown key(s) {', '.join(bad)}; "
                               f"valid: {', '.join(sorted(EXTRACTOR_KEYS))}")
-        extractors.append(ExtractorConfig(item["name"], _model(item.get("model"), base), dict(item.get("options") or {}),
+        options = dict(item.get("options") or {})
+        extractors.append(ExtractorConfig(item["name"], _model(item.get("model"), base), options,
                                           item.get("feature_name")))
     values: dict[str, Any] = {
         "corpus": _path(data["corpus"], base) if data.get("corpus") else None,

@@ -54,7 +54,7 @@ def save_speech_model(out: Path, family: str, seed: int = 0, **overrides) -> Pat
     config_cls, model_cls = classes[family]
     extra = dict(num_buckets=16, max_bucket_distance=100) if family == "wavlm" else {}
     torch.manual_seed(seed)
-    model_cls(config_cls(**TINY_SPEECH, **extra, **overrides)).save_pretrained(out)
+    model_cls(config_cls(**{**TINY_SPEECH, **extra, **overrides})).save_pretrained(out)
     Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(out)
     return out
 

@@ -188,7 +188,8 @@ def test_kill_minus_9_then_resume(tmp_path, models):
 
 def test_device_commands_split_shards():
     cmds = device_commands(["extract", "c", "--devices", "0,1", "--shard", "1/2", "--device", "auto"], "0,1", (1, 2))
-    assert [c[-4:] for c in cmds] == [["--shard", "2/4", "--device", "cuda:0"], ["--shard", "3/4", "--device", "cuda:1"]]
+    assert [c[-4:] for c in cmds] == [["--shard", "2/4", "--device", "cuda:0"],
+                                      ["--shard", "3/4", "--device", "cuda:1"]]
     assert all("--devices" not in c for c in cmds)
 
 
