@@ -81,3 +81,30 @@ def test_wrong_channel_layout_is_a_clear_error(loaded):
         loaded("encodec_48khz").extract([np.zeros(4800, np.float32)])
     with pytest.raises(AudioLoadError, match="NaN"):
         loaded("hubert").extract([np.full(4800, np.nan, np.float32)])
+
+
+def test_verify_stops_on_a_wrong_frame_prediction(loaded):
+    import dataclasses
+
+    from svcprep.errors import FrameCountError
+    from svcprep.extractors.spec import ConvStackFrames
+
+    extractor = loaded("hubert")
+    right = extractor.spec
+    wrong_rule = ConvStackFrames(((10, 5),) + ((3, 2),) * 4 + ((2, 2),))  # one stride-2 conv missing
+    extractor.spec = dataclasses.replace(right, frames=wrong_rule)
+    try:
+        with pytest.raises(FrameCountError, match="does not match its config"):
+            extractor.verify()
+    finally:
+        extractor.spec = right
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_runs_and_stays_close(tiny_models_by_name, dtype):
+    path, _ = tiny_models_by_name["hubert"]
+    clip = synthetic_audio(16000, seed=9)
+    full = load_extractor("hubert", model=path).extract([clip])[0]
+    half = load_extractor("hubert", model=path, dtype=dtype).extract([clip])[0]
+    assert half.dtype == np.float32 and half.shape == full.shape
+    assert np.abs(half - full).mean() < 0.1 * full.std()
