@@ -26,7 +26,7 @@ from svcprep.decode import DecodeDataset, DecodedClip, keep_batch, make_batches
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.presets import MelPreset
 from svcprep.provenance import DoneList, check_or_write_meta
-from svcprep.storage import JsonlLog, failure_log
+from svcprep.storage import JsonlLog, failure_log, remove_stale_temp_files
 from svcprep.writer import BackgroundWriter, WriteJob
 
 log = logging.getLogger("svcprep")
@@ -180,6 +180,7 @@ class Pipeline:
 
     def _prepare_feature(self, ec, extractor, feature_dir: Path, meta: dict) -> _Feature:
         check_or_write_meta(feature_dir, meta, self.config.overwrite)
+        remove_stale_temp_files(feature_dir)
         done_list = DoneList(feature_dir, self.shard_label)
         if self.config.overwrite:
             done_list.reset()

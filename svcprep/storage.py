@@ -27,6 +27,23 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
+def remove_stale_temp_files(directory: Path, older_than_seconds: float = 600.0) -> int:
+    """Delete temp files a killed run left behind (``.<name>.*.tmp``); recent ones may belong to a live shard."""
+    import time
+
+    removed = 0
+    if directory.is_dir():
+        cutoff = time.time() - older_than_seconds
+        for path in directory.rglob(".*.tmp"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
