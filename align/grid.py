@@ -70,11 +70,6 @@ def target_frames_covered(num_source_frames: int, source: FrameGrid, target: Fra
     return (num_source_frames * r.source_units) // r.target_units
 
 
-def num_frames_for_samples(num_samples: int, hop_length: int) -> int:
-    """Frames of a ``num_samples // hop`` grid (Amphion's mel convention)."""
-    return num_samples // hop_length
-
-
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -94,7 +89,6 @@ __all__ = [
     "grid_ratio",
     "source_hop_in_target_samples",
     "target_frames_covered",
-    "num_frames_for_samples",
     "ceil_div",
     "format_rate",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -71,7 +70,3 @@ def target_grid(preset: str | None, mel_sample_rate: int | None, mel_hop: int | 
     if not (mel_sample_rate and mel_hop):
         raise ConfigError("give --preset NAME, or both --mel-sample-rate and --mel-hop")
     return FrameGrid(mel_hop, mel_sample_rate), 1
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -164,6 +164,9 @@ class Pipeline:
             model_ref = ec.model or entry.default_model
             extractor = load_extractor(ec.name, model=model_ref, **options)
             spec = extractor.spec
+            if spec.integer_output and c.method in ("area", "linear"):
+                raise ConfigError(f"{ec.out_name}: integer outputs (codes) cannot be averaged by method {c.method!r}; "
+                                  "use --method nearest or repeat")
             feature_dir = self.out / ec.out_name
             meta = {
                 "extractor": entry.name, "model": str(model_ref),

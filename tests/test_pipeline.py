@@ -211,3 +211,15 @@ def test_builtin_amphion_config_parses(tmp_path):
     config = pipeline_config_from_dict(data, base, corpus=tmp_path, out=tmp_path / "o")
     assert [e.name for e in config.extractors] == ["whisper", "contentvec"]
     assert config.extractors[1].options == {"layer": 12, "proj": True} and config.write_mels
+
+
+def test_codes_with_an_averaging_method_is_a_config_error(tmp_path, corpus, models):
+    proc = svcprep("extract", corpus, "--out", tmp_path, "-e", "encodec_24khz",
+                   "--model", f"encodec_24khz={models['encodec_24khz']}", "--set", "encodec_24khz.output=codes",
+                   check_code=2)
+    assert "--method nearest" in proc.stderr
+    svcprep("extract", corpus, "--out", tmp_path, "-e", "encodec_24khz", "--method", "nearest", "--num-workers", "0",
+            "--model", f"encodec_24khz={models['encodec_24khz']}", "--set", "encodec_24khz.output=codes",
+            check_code=0)
+    codes = np.load(next((tmp_path / "encodec_24khz").rglob("*.npy")))
+    assert codes.dtype == np.int64 and codes.shape[1] == 13  # 6 kbps with 64-entry codebooks at 75 Hz
