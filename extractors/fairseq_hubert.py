@@ -17,31 +17,47 @@ from svcprep.errors import CheckpointError
 from svcprep.extractors.metadata import parse_fairseq_conv_spec
 from svcprep.extractors.safe_unpickle import load_untrusted_checkpoint, to_plain
 
-_RENAMES = [  # (fairseq pattern, transformers replacement), applied in order, first match wins
-    (r"^post_extract_proj\.", "feature_projection.projection."),
-    (r"^layer_norm\.", "feature_projection.layer_norm."),
-    (r"^mask_emb$", "masked_spec_embed"),
-    (r"^feature_extractor\.conv_layers\.(\d+)\.0\.", r"feature_extractor.conv_layers.\1.conv."),
-    (r"^feature_extractor\.conv_layers\.(\d+)\.2\.1\.", r"feature_extractor.conv_layers.\1.layer_norm."),
-    (r"^feature_extractor\.conv_layers\.0\.2\.", "feature_extractor.conv_layers.0.layer_norm."),
-    (r"^encoder\.pos_conv\.0\.weight_g$", "encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
-    (r"^encoder\.pos_conv\.0\.weight_v$", "encoder.pos_conv_embed.conv.parametrizations.weight.original1"),
-    (r"^encoder\.pos_conv\.0\.bias$", "encoder.pos_conv_embed.conv.bias"),
-    (r"^encoder\.layers\.(\d+)\.self_attn\.", r"encoder.layers.\1.attention."),
-    (r"^encoder\.layers\.(\d+)\.self_attn_layer_norm\.", r"encoder.layers.\1.layer_norm."),
-    (r"^encoder\.layers\.(\d+)\.fc1\.", r"encoder.layers.\1.feed_forward.intermediate_dense."),
-    (r"^encoder\.layers\.(\d+)\.fc2\.", r"encoder.layers.\1.feed_forward.output_dense."),
-    (r"^encoder\.layers\.(\d+)\.final_layer_norm\.", r"encoder.layers.\1.final_layer_norm."),
-    (r"^encoder\.layer_norm\.", "encoder.layer_norm."),
+# (fairseq name prefix, transformers HubertModel prefix); "{i}" stands for a layer index.
+FAIRSEQ_TO_HF = [
+    ("post_extract_proj.", "feature_projection.projection."),
+    ("layer_norm.", "feature_projection.layer_norm."),
+    ("mask_emb", "masked_spec_embed"),
+    ("feature_extractor.conv_layers.{i}.0.", "feature_extractor.conv_layers.{i}.conv."),
+    ("feature_extractor.conv_layers.{i}.2.1.", "feature_extractor.conv_layers.{i}.layer_norm."),  # layer_norm mode
+    ("feature_extractor.conv_layers.0.2.", "feature_extractor.conv_layers.0.layer_norm."),  # default (group) mode
+    ("encoder.pos_conv.0.weight_g", "encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
+    ("encoder.pos_conv.0.weight_v", "encoder.pos_conv_embed.conv.parametrizations.weight.original1"),
+    ("encoder.pos_conv.0.bias", "encoder.pos_conv_embed.conv.bias"),
+    ("encoder.layers.{i}.self_attn.", "encoder.layers.{i}.attention."),
+    ("encoder.layers.{i}.self_attn_layer_norm.", "encoder.layers.{i}.layer_norm."),
+    ("encoder.layers.{i}.fc1.", "encoder.layers.{i}.feed_forward.intermediate_dense."),
+    ("encoder.layers.{i}.fc2.", "encoder.layers.{i}.feed_forward.output_dense."),
+    ("encoder.layers.{i}.final_layer_norm.", "encoder.layers.{i}.final_layer_norm."),
+    ("encoder.layer_norm.", "encoder.layer_norm."),
 ]
 _IGNORED = re.compile(r"^(label_embs_concat|label_embs|final_proj\..*)$")
 
 
-def rename_fairseq_key(key: str) -> str | None:
-    for pattern, replacement in _RENAMES:
-        if re.search(pattern, key):
-            return re.sub(pattern, replacement, key)
+def _rename(key: str, pairs) -> str | None:
+    for source, target in pairs:
+        m = re.match(re.escape(source).replace(r"\{i\}", r"(\d+)"), key)
+        if m:
+            renamed = target.replace("{i}", m.group(1)) if m.groups() else target
+            return renamed + key[m.end():]
     return None
+
+
+def rename_fairseq_key(key: str) -> str | None:
+    """transformers name of a fairseq HuBERT tensor, or None when it has no counterpart."""
+    return _rename(key, FAIRSEQ_TO_HF)
+
+
+def rename_hubert_key(key: str) -> str | None:
+    """fairseq name of a transformers HubertModel tensor (group-norm extractor).
+
+    Rows are tried last-first so that conv layer 0's GroupNorm maps to fairseq's ``conv_layers.0.2``.
+    """
+    return _rename(key, [(hf, fs) for fs, hf in reversed(FAIRSEQ_TO_HF)])
 
 
 def fairseq_model_config(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import types
 from pathlib import Path
@@ -128,28 +127,9 @@ def save_encodec(out: Path, seed: int = 0, stereo: bool = False) -> Path:
 
 def fairseq_state_from_hubert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a transformers HubertModel state dict (group-norm extractor) back to fairseq's names."""
-    renames = [
-        (r"^feature_projection\.projection\.", "post_extract_proj."),
-        (r"^feature_projection\.layer_norm\.", "layer_norm."),
-        (r"^masked_spec_embed$", "mask_emb"),
-        (r"^feature_extractor\.conv_layers\.(\d+)\.conv\.", r"feature_extractor.conv_layers.\1.0."),
-        (r"^feature_extractor\.conv_layers\.0\.layer_norm\.", "feature_extractor.conv_layers.0.2."),
-        (r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original0$", "encoder.pos_conv.0.weight_g"),
-        (r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original1$", "encoder.pos_conv.0.weight_v"),
-        (r"^encoder\.pos_conv_embed\.conv\.bias$", "encoder.pos_conv.0.bias"),
-        (r"^encoder\.layers\.(\d+)\.attention\.", r"encoder.layers.\1.self_attn."),
-        (r"^encoder\.layers\.(\d+)\.layer_norm\.", r"encoder.layers.\1.self_attn_layer_norm."),
-        (r"^encoder\.layers\.(\d+)\.feed_forward\.intermediate_dense\.", r"encoder.layers.\1.fc1."),
-        (r"^encoder\.layers\.(\d+)\.feed_forward\.output_dense\.", r"encoder.layers.\1.fc2."),
-    ]
-    out = {}
-    for key, value in state.items():
-        for pattern, replacement in renames:
-            if re.search(pattern, key):
-                key = re.sub(pattern, replacement, key)
-                break
-        out[key] = value
-    return out
+    from svcprep.extractors.fairseq_hubert import rename_hubert_key
+
+    return {rename_hubert_key(key) or key: value for key, value in state.items()}
 
 
 def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_args: bool = False) -> Path:
