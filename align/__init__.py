@@ -1,4 +1,4 @@
-"""Frame-grid arithmetic and feature alignment (pure numpy, no I/O)."""
+"""Frame-grid arithmetic and feature alignment: no I/O (numpy, and torch's fused gather for weighted methods)."""
 
 from svcprep.align.grid import FrameGrid, GridRatio, grid_ratio, source_hop_in_target_samples
 from svcprep.align.methods import METHODS, align_features, check_coverage

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.amphion_reference import amphion_area_align  # noqa: E402
 from bench.common import best_seconds, write_table  # noqa: E402
 from svcprep import align_features  # noqa: E402
 from svcprep.align.grid import FrameGrid, grid_ratio  # noqa: E402
-from tests.amphion_reference import amphion_area_align  # noqa: E402
 
 CASES = [  # name, source frames, dim, source hop, source rate, target frames (24 kHz / 256)
     ("whisper-medium 30 s", 1500, 1024, 320, 16000, 2812),

@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import write_table  # noqa: E402
-from svcprep import tiny_models  # noqa: E402
-from svcprep.pipeline import ExtractorConfig, PipelineConfig, run_pipeline  # noqa: E402
+from svcprep.demo import tiny_models  # noqa: E402
+from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
+from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
+from svcprep.pipeline.runner import run_pipeline  # noqa: E402
 from svcprep.presets import load_preset  # noqa: E402
-from svcprep.synthetic import SyntheticFile, write_corpus  # noqa: E402
 
 TARGET = 0.15
 

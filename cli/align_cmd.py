@@ -15,7 +15,7 @@ def align(
     mels: Path = typer.Option(..., "--mels", help="Dir of <uid>.npy mels; only their headers are read."),
     out: Path = typer.Option(..., "--out", help="Where aligned <uid>.npy files (T_mel, D) are written."),
     extractor: str = typer.Option(None, "--extractor", "-e", help="Extractor that made the features."),
-    model: Path = typer.Option(None, "--model", help="Model dir whose config.json gives the grid."),
+    model: str = typer.Option(None, "--model", help="Model dir, .pt or .th whose config gives the grid."),
     source_hop: int = typer.Option(None, help="Feature hop in samples (instead of --extractor)."),
     source_sample_rate: int = typer.Option(None, help="Sample rate of --source-hop."),
     preset: str = typer.Option(None, "--preset", "-p", help="Mel preset (grid and mel layout)."),
@@ -32,7 +32,7 @@ def align(
     from tqdm import tqdm
 
     from svcprep.align.methods import METHODS
-    from svcprep.align_job import align_directory, feature_uids
+    from svcprep.pipeline.align_dir import align_directory, feature_uids
 
     if method not in METHODS:
         raise fail(f"--method must be one of {', '.join(METHODS)}")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
 from svcprep.align.grid import FrameGrid
-from svcprep.errors import ConfigError, SvcprepError
+from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -21,15 +20,25 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def flag_of(parameter: str) -> str:
+    """The command-line flag of a library parameter: ``batch_seconds`` → ``--batch-seconds``."""
+    return {"extractors": "--extractor"}.get(parameter, "--" + parameter.replace("_", "-"))
+
+
 def reports_errors(func: F) -> F:
-    """Turn library errors into one line on stderr and an exit code (2: config/usage, 1: other)."""
+    """Turn library errors into one line on stderr and an exit code (2: config/usage, 1: other, 130: Ctrl-C)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            raise fail(str(exc), EXIT_USAGE) from None
+            message = f"{flag_of(exc.parameter)}: {exc.detail}" if exc.parameter else str(exc)
+            raise fail(message, EXIT_USAGE) from None
+        except RunInterrupted as exc:
+            raise fail(str(exc), EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; rerun the same command to resume", EXIT_INTERRUPTED) from None
         except SvcprepError as exc:
             raise fail(str(exc), EXIT_FAILED) from None
 
@@ -37,7 +46,7 @@ def reports_errors(func: F) -> F:
 
 
 def source_grid(
-    extractor: str | None, model: Path | None, source_hop: int | None, source_sample_rate: int | None
+    extractor: str | None, model: str | None, source_hop: int | None, source_sample_rate: int | None
 ) -> tuple[str, FrameGrid, str]:
     """(name, grid, derivation text) of the source features, from an extractor or explicit numbers."""
     if extractor and (source_hop or source_sample_rate):

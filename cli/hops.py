@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
@@ -14,7 +13,8 @@ from svcprep.cli.common import reports_errors, source_grid, target_grid
 @reports_errors
 def hops(
     extractor: str = typer.Option(None, "--extractor", "-e", help="Registered extractor, e.g. whisper, encodec_24khz."),
-    model: Path = typer.Option(None, "--model", help="Model dir; only its config JSON files are read."),
+    model: str = typer.Option(None, "--model", help="Model dir (only its config files are read), fairseq .pt, "
+                              "Meta .th, or a hub id in the local cache."),
     source_hop: int = typer.Option(None, help="Hop of any other model, in samples at --source-sample-rate."),
     source_sample_rate: int = typer.Option(None, help="Sample rate of --source-hop."),
     preset: str = typer.Option(None, "--preset", "-p", help="Mel preset, e.g. amphion-svc-24k."),

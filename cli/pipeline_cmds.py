@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from svcprep.cli.common import EXIT_USAGE, fail, reports_errors
+from svcprep.cli.common import reports_errors
 from svcprep.errors import ConfigError
 
 CORPUS_HELP = "Audio dir (recursive), Amphion dataset dir (train.json/test.json), or a .jsonl/.csv manifest."
@@ -62,18 +62,54 @@ def device_commands(argv: list[str], devices: str, shard: tuple[int, int]) -> li
              "--device", f"cuda:{device}"] for j, device in enumerate(ids)]
 
 
+def check_devices(devices: str) -> None:
+    import torch
+
+    ids = [d.strip() for d in devices.split(",") if d.strip()]
+    if not ids or not all(d.isdigit() for d in ids):
+        raise ConfigError(f"expected GPU ids such as 0,1, got {devices!r}", "devices")
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if any(int(d) >= visible for d in ids):
+        raise ConfigError(f"GPU(s) {devices} requested, torch sees {visible} usable CUDA GPU(s)", "devices")
+
+
 def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
     """Run this command once per GPU, each on a disjoint sub-shard; returns the worst exit code."""
+    from svcprep.pipeline.workers import exit_with_parent
+
+    check_devices(devices)
     commands = device_commands(sys.argv[1:], devices, shard)
     procs = []
     for cmd in commands:
         typer.echo(f"{cmd[-1]}: shard {cmd[-3]}")
-        procs.append(subprocess.Popen(cmd))
+        procs.append(subprocess.Popen(cmd, preexec_fn=exit_with_parent))
     return max(p.wait() for p in procs)
 
 
+def extractor_configs(names: list[str], models: list[str], settings: list[str], trust_remote_code: bool) -> list:
+    """``-e``/``--model``/``--set``/``--trust-remote-code`` to extractor configs (options checked there)."""
+    from svcprep.extractors.registry import get_entry
+    from svcprep.pipeline.config import ExtractorConfig
+
+    model_map = parse_assignments(models, "--model")
+    options = parse_options(settings)
+    unknown = sorted((set(model_map) | set(options)) - set(names))
+    if unknown:
+        raise ConfigError(f"--model/--set name extractors not requested with -e: {', '.join(unknown)}")
+    takers = [name for name in names if get_entry(name).takes_trust_remote_code]
+    if trust_remote_code and not takers:
+        raise ConfigError("--trust-remote-code: none of the requested extractors runs custom model code (only mert)")
+    configs = []
+    for name in names:
+        opts = dict(options.get(name, {}))
+        if trust_remote_code and name in takers:
+            opts["trust_remote_code"] = True
+        configs.append(ExtractorConfig(name, model_map.get(name), opts))
+    return configs
+
+
 def _run(config, devices: str | None) -> None:
-    from svcprep.pipeline import run_pipeline
+    from svcprep.pipeline.runner import run_pipeline
 
     if devices:
         raise typer.Exit(run_on_devices(devices, config.shard))
@@ -100,7 +136,7 @@ def mel(
     overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Compute Amphion-compatible log-mels (any input rate/channels: downmixed, resampled with soxr)."""
-    from svcprep.pipeline import PipelineConfig
+    from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
 
     _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True,
@@ -134,20 +170,10 @@ def extract(
     the preset. Reruns skip finished files; a bad file is logged in OUT/_failures.jsonl and the run goes on.
     Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
-    from svcprep.pipeline import ExtractorConfig, PipelineConfig
+    from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
 
-    model_map = parse_assignments(models, "--model")
-    options = parse_options(settings)
-    unknown = sorted((set(model_map) | set(options)) - set(extractors))
-    if unknown:
-        raise fail(f"--model/--set name extractors not requested with -e: {', '.join(unknown)}", EXIT_USAGE)
-    configs = []
-    for name in extractors:
-        opts = dict(options.get(name, {}))
-        if trust_remote_code:
-            opts["trust_remote_code"] = True
-        configs.append(ExtractorConfig(name, model_map.get(name), opts))
+    configs = extractor_configs(extractors, models, settings, trust_remote_code)
     config = PipelineConfig(
         corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, extractors=tuple(configs),
         device=device, dtype=dtype, batch_seconds=batch_seconds, num_workers=num_workers, method=method,
@@ -162,15 +188,34 @@ def run(
     config: str = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name (amphion-svc)."),
     corpus: Path = typer.Option(None, "--corpus", help="Overrides the config's corpus."),
     out: Path = typer.Option(None, "--out", "-o", help="Overrides the config's out."),
+    models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID: overrides a configured model."),
+    settings: list[str] = typer.Option([], "--set", help="NAME.OPTION=VALUE, e.g. contentvec.layer=9."),
     device: str = typer.Option(None, "--device", help="Overrides the config's device."),
     devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Mels and every configured extractor in one pass over the corpus (YAML: corpus, out, preset, extractors)."""
-    from svcprep.run_config import pipeline_config_from_dict, read_run_config
+    from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
 
     data, base = read_run_config(config)
-    pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
-                                                shard=parse_shard(shard), overwrite=overwrite or None)
+    model_map, options = parse_assignments(models, "--model"), parse_options(settings)
+    configured = [item.get("name") for item in data.get("extractors") or [] if isinstance(item, dict)]
+    unknown = sorted((set(model_map) | set(options)) - set(configured))
+    if unknown:
+        raise ConfigError(f"--model/--set name extractors the config does not run: {', '.join(unknown)} "
+                          f"(configured: {', '.join(map(str, configured))})")
+    for item in data.get("extractors") or []:
+        if isinstance(item, dict) and item.get("name") in model_map:
+            item["model"] = str(Path(model_map[item["name"]]).resolve()) if Path(
+                model_map[item["name"]]).exists() else model_map[item["name"]]
+        if isinstance(item, dict) and item.get("name") in options:
+            item["options"] = {**(item.get("options") or {}), **options[item["name"]]}
+    try:
+        pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
+                                                    shard=parse_shard(shard), overwrite=overwrite or None)
+    except ConfigError as exc:
+        if exc.parameter is None:
+            raise
+        raise ConfigError(f"run config {config}: {exc}") from None
     _run(pipeline_config, devices)

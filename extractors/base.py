@@ -9,19 +9,12 @@ must make each clip's output independent of its batch mates (never infer padding
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 
 from svcprep.errors import AudioLoadError, FrameCountError
 from svcprep.extractors.spec import ExtractorSpec
-
-
-class Extractor(Protocol):
-    spec: ExtractorSpec
-
-    def extract(self, waveforms: list[np.ndarray]) -> list[np.ndarray]: ...
 
 
 @dataclass(frozen=True)

@@ -1,135 +1,91 @@
-"""Encodec (24 / 32 / 48 kHz): encoder latents, dequantized RVQ embeddings, or integer codes.
+"""Encodec family (24 / 32 / 48 kHz): options, frame grid from the model's config, loader (``encodec_model``).
 
-Outputs per clip, on the grid ``hop = prod(upsampling_ratios)`` at ``sampling_rate``:
-
-- ``latent``: the encoder on the whole clip, ``(ceil(L / hop), hidden_size)``.
-- ``quantized``: the dequantized RVQ embedding at ``bandwidth``, same shape.
-- ``codes``: integer codes ``(ceil(L / hop), n_q)``.
-
-The SEANet encoder reflect-pads each input's end, so a zero-padded batch would change a clip's last frames:
-only clips of identical length share a forward pass.
-
-48 kHz model: it normalises and encodes 1 s segments every 0.99 s (each segment with its own RMS scale).
-``codes``/``quantized`` follow that segmentation and are put back on the uniform grid of the latent: frame
-``j`` (starting at sample ``j * hop``) takes its code from the last segment that starts at or before that
-sample, at that segment's nearest frame (ties to the earlier). Every grid frame gets exactly one code and no
-segment frame is used twice; ``quantized`` is in the segment's normalised scale (the scale multiplies the
-decoder output, not the embedding).
+Frames: ``ceil(num_samples / hop)`` with ``hop = prod(upsampling_ratios)``. Outputs: ``latent`` and ``quantized``
+(``hidden_size`` wide) or integer ``codes`` (one column per RVQ layer used at ``bandwidth``: transformers' rule
+``floor(bandwidth / (frame_rate * log2(codebook_size)))``, at most the layers the checkpoint holds).
+Meta ``.th`` files are read by tensor shapes (``encodec_meta``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from svcprep.errors import CheckpointError, ConfigError
-from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtype
-from svcprep.extractors.hub import resolve_model
-from svcprep.extractors.registry import ExtractorEntry
+from svcprep.errors import ConfigError
+from svcprep.extractors.family import ModelFamily, check_choice, check_positive_number, frozen
+from svcprep.extractors.metadata import missing_key, read_model_configs, sample_rate_of
 from svcprep.extractors.spec import CeilFrames, ExtractorSpec
 
 OUTPUTS = ("latent", "quantized", "codes")
+_COMMON = dict(hidden_size=128, codebook_size=1024)
+PUBLISHED_24KHZ = frozen(sampling_rate=24000, upsampling_ratios=[8, 5, 4, 2], audio_channels=1,
+                         target_bandwidths=[1.5, 3.0, 6.0, 12.0, 24.0], **_COMMON)
+PUBLISHED_32KHZ = frozen(sampling_rate=32000, upsampling_ratios=[8, 5, 4, 4], audio_channels=1,
+                         target_bandwidths=[2.2], codebook_size=2048, hidden_size=128)
+PUBLISHED_48KHZ = frozen(sampling_rate=48000, upsampling_ratios=[8, 5, 4, 2], audio_channels=2,
+                         target_bandwidths=[3.0, 6.0, 12.0, 24.0], **_COMMON)
 
 
-def uniform_segment_index(num_frames: int, hop: int, stride: int, segment_frames: list[int]) -> list[tuple[int, int]]:
-    """(segment, local frame) for each uniform-grid frame; see the module docstring."""
-    picks = []
-    for j in range(num_frames):
-        start = j * hop
-        seg = min(start // stride, len(segment_frames) - 1)
-        local = (start - seg * stride + (hop - 1) // 2) // hop
-        picks.append((seg, min(local, segment_frames[seg] - 1)))
-    return picks
+def count_rvq_layers(keys, pattern: str = r"^quantizer\.(?:vq\.)?layers\.(\d+)\.") -> int:
+    """RVQ depth from tensor names (transformers' ``quantizer.layers.N`` or Meta's ``quantizer.vq.layers.N``)."""
+    indices = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
+    return max(indices) + 1 if indices else 0
 
 
-class EncodecExtractor(BatchExtractor):
-    def __init__(self, spec: ExtractorSpec, model, *, output: str, bandwidth: float, device, dtype) -> None:
-        self.spec, self.device, self.dtype = spec, device, dtype
-        self.model = model.to(device=device, dtype=dtype).eval()
-        self.output, self.bandwidth = output, float(bandwidth)
-        self.num_quantizers = model.quantizer.get_num_quantizers_for_bandwidth(self.bandwidth)
-
-    def _encode_segments(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """codes ``(n_q, T)`` and quantized ``(D, T)`` on the uniform grid, for one clip ``(C, N)``."""
-        config = self.model.config
-        num_samples = wav.shape[-1]
-        if config.chunk_length is None:
-            emb = self.model.encoder(wav[None])
-            codes = self.model.quantizer.encode(emb, self.bandwidth)[:, 0]
-        else:
-            out = self.model.encode(wav[None], bandwidth=self.bandwidth, return_dict=True)
-            stride, hop = config.chunk_stride, self.spec.hop_length
-            seg_frames = [-(-min(config.chunk_length, num_samples - s) // hop) for s in range(0, num_samples, stride)]
-            seg_codes = out.audio_codes[:, 0]  # (segments, n_q, T_seg)
-            picks = uniform_segment_index(self.spec.num_frames(num_samples), hop, stride, seg_frames)
-            codes = torch.stack([seg_codes[s, :, f] for s, f in picks], dim=1)
-        quantized = self.model.quantizer.decode(codes[:, None])[0]
-        return codes, quantized
-
-    def _forward_equal_lengths(self, wavs: torch.Tensor) -> list[torch.Tensor]:
-        if self.output == "latent":
-            return list(self.model.encoder(wavs).transpose(1, 2))
-        results = []
-        for wav in wavs:
-            codes, quantized = self._encode_segments(wav)
-            results.append(codes.T if self.output == "codes" else quantized.T)
-        return results
-
-    def forward_batch(self, batch: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
-        if batch.dim() == 2:
-            batch = batch[:, None, :]
-        batch = batch.to(self.dtype)
-        by_length: dict[int, list[int]] = defaultdict(list)
-        for i, n in enumerate(lengths):
-            by_length[n].append(i)
-        outputs: list[torch.Tensor | None] = [None] * len(lengths)
-        for n, rows in by_length.items():
-            for row, out in zip(rows, self._forward_equal_lengths(batch[rows, :, :n]), strict=True):
-                outputs[row] = out
-        return outputs  # type: ignore[return-value]
-
-
-def _load_model(path: Path, options: dict[str, Any]):
-    bandwidth = float(options.get("bandwidth", 6.0))
+def read_config(path: Path) -> dict[str, Any]:
     if path.is_file():
-        from svcprep.extractors.encodec_meta import load_meta_encodec
+        from svcprep.extractors.encodec_meta import read_meta_config
 
-        return load_meta_encodec(path, options.get("sample_rate"), bandwidth)
-    from transformers import EncodecModel
-
-    from svcprep.extractors.encodec_meta import count_rvq_layers, size_rvq
+        return read_meta_config(path)
+    from svcprep.errors import CheckpointError
     from svcprep.extractors.hf_weights import weight_keys
 
+    config = read_model_configs(path)
+    try:  # the RVQ depth the weights really hold (transformers' config can overstate it)
+        config["num_quantizer_layers"] = count_rvq_layers(weight_keys(path))
+    except CheckpointError:
+        config["num_quantizer_layers"] = None  # a config-only dir: enough for the frame grid
+    return config
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    check_choice(name, "output", options["output"], OUTPUTS)
+    check_positive_number(name, "bandwidth", options["bandwidth"])
+    if options["sample_rate"] is not None and (not isinstance(options["sample_rate"], int) or options["sample_rate"] <= 0):
+        raise ConfigError(f"{name}: sample_rate must be a positive integer, got {options['sample_rate']!r}")
+
+
+def num_codebooks(config: Mapping[str, Any], sample_rate: int, hop_length: int, bandwidth: float) -> int:
+    frame_rate = math.ceil(sample_rate / hop_length)
+    bits_per_second = math.log2(int(config["codebook_size"])) * frame_rate
+    num = max(1, math.floor(bandwidth * 1000 / bits_per_second))
+    return min(num, int(config.get("num_quantizer_layers") or num))
+
+
+def spec(name: str, config: Mapping[str, Any], options: Mapping[str, Any]) -> ExtractorSpec:
     try:
-        model = EncodecModel.from_pretrained(str(path))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"encodec: cannot load {path}: {exc}") from exc
-    size_rvq(model, count_rvq_layers(weight_keys(path)))
-    return model.eval()
+        frames = CeilFrames(tuple(int(r) for r in config["upsampling_ratios"]))
+        sample_rate = options["sample_rate"] or sample_rate_of(config)
+        bandwidths = [float(b) for b in config.get("target_bandwidths") or []]
+        if bandwidths and float(options["bandwidth"]) not in bandwidths:
+            raise ConfigError(f"{name}: bandwidth {options['bandwidth']} not supported; choose from {bandwidths}")
+        codes = options["output"] == "codes"
+        dim = (num_codebooks(config, sample_rate, frames.hop_length, float(options["bandwidth"])) if codes
+               else int(config["hidden_size"]))
+        return ExtractorSpec(name, "encodec", sample_rate, dim, frames,
+                             channels=int(config.get("audio_channels", 1)), integer_output=codes)
+    except KeyError as exc:
+        raise missing_key(name, "encodec", exc) from exc
 
 
-def load(entry: ExtractorEntry, model: str | Path, options: dict[str, Any]) -> EncodecExtractor:
-    output = options.get("output", "latent")
-    if output not in OUTPUTS:
-        raise ConfigError(f"{entry.name}: output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    path = resolve_model(model, entry.name)
-    net = _load_model(path, options)
-    config = net.config
-    bandwidth = float(options.get("bandwidth", 6.0))
-    if bandwidth not in config.target_bandwidths:
-        raise ConfigError(f"{entry.name}: bandwidth {bandwidth} not supported; choose from {config.target_bandwidths}")
-    frames = CeilFrames(tuple(int(r) for r in config.upsampling_ratios))
-    num_q = net.quantizer.get_num_quantizers_for_bandwidth(bandwidth)
-    num_q = min(num_q, len(net.quantizer.layers))
-    dim = num_q if output == "codes" else int(config.hidden_size)
-    spec = ExtractorSpec(entry.name, "encodec", int(config.sampling_rate), dim, frames,
-                         channels=int(config.audio_channels), integer_output=output == "codes")
-    extractor = EncodecExtractor(spec, net, output=output, bandwidth=bandwidth,
-                                 device=resolve_device(options.get("device")),
-                                 dtype=resolve_dtype(options.get("dtype")))
-    if options.get("verify", True):
-        extractor.verify()
-    return extractor
+FAMILY = ModelFamily(
+    name="encodec",
+    options=frozen(output="latent", bandwidth=6.0, sample_rate=None),
+    read_config=read_config,
+    spec=spec,
+    loader="svcprep.extractors.encodec_model:load",
+    check_options=check_options,
+)

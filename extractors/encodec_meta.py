@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 from svcprep.errors import CheckpointError
+from svcprep.extractors.checkpoint_io import load_state_dict_file
+from svcprep.extractors.encodec import count_rvq_layers
 
 _RENAMES = [
     (r"^encoder\.model\.", "encoder.layers."),
@@ -32,11 +34,6 @@ def rename_meta_key(key: str) -> str:
     for pattern, replacement in _RENAMES:
         key = re.sub(pattern, replacement, key)
     return key
-
-
-def count_rvq_layers(keys, pattern: str = r"^quantizer\.(?:vq\.)?layers\.(\d+)\.") -> int:
-    indices = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
-    return max(indices) + 1 if indices else 0
 
 
 def _conv_weight(state: dict[str, torch.Tensor], prefix: str) -> torch.Tensor | None:
@@ -92,17 +89,25 @@ def size_rvq(model, num_layers: int) -> None:
     model.quantizer.num_quantizers = len(model.quantizer.layers)
 
 
-def load_meta_encodec(path: Path, sample_rate: int | None, bandwidth: float):
-    from transformers import EncodecModel
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a refused or corrupt pickle is a checkpoint problem
-        raise CheckpointError(f"{path}: cannot load as a plain state dict ({type(exc).__name__}: {exc})") from exc
+def _read_state(path: Path) -> dict[str, torch.Tensor]:
+    state = load_state_dict_file(path)
     if isinstance(state, dict) and "best_state" in state:  # Meta's training checkpoints wrap the weights
         state = state["best_state"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict of tensors")
+    return state
+
+
+def read_meta_config(path: Path) -> dict:
+    """The transformers-style config dict of a Meta ``.th`` (from its tensor shapes), plus its RVQ depth."""
+    config, num_q = config_from_meta_state(_read_state(path), path, None, 6.0)
+    return {**config.to_dict(), "num_quantizer_layers": num_q}
+
+
+def load_meta_encodec(path: Path, sample_rate: int, bandwidth: float):
+    from transformers import EncodecModel
+
+    state = _read_state(path)
     config, num_q = config_from_meta_state(state, path, sample_rate, bandwidth)
     model = EncodecModel(config)
     size_rvq(model, num_q)

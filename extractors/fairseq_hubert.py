@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from svcprep.errors import CheckpointError
+from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint, to_plain
 from svcprep.extractors.metadata import parse_fairseq_conv_spec
-from svcprep.extractors.safe_unpickle import load_untrusted_checkpoint, to_plain
 
 # (fairseq name prefix, transformers HubertModel prefix); "{i}" stands for a layer index.
 FAIRSEQ_TO_HF = [
@@ -70,6 +70,27 @@ def fairseq_model_config(checkpoint: dict[str, Any], path: Path) -> dict[str, An
     raise CheckpointError(f"{path}: no model config (neither cfg['model'] nor args); not a fairseq checkpoint?")
 
 
+def read_fairseq_config(path: Path) -> dict[str, Any]:
+    """The frame grid and widths of a fairseq HuBERT/ContentVec ``.pt``, in transformers' config keys."""
+    checkpoint = _read_checkpoint(path)
+    if "feature_extractor.conv_layers.0.0.weight" not in checkpoint["model"]:
+        raise CheckpointError(f"{path}: no feature_extractor.conv_layers tensors; not a HuBERT/ContentVec checkpoint")
+    config = hubert_config_from_fairseq(fairseq_model_config(checkpoint, path), path)
+    proj = checkpoint["model"].get("final_proj.weight")
+    return {"sampling_rate": 16000, "conv_kernel": list(config.conv_kernel), "conv_stride": list(config.conv_stride),
+            "hidden_size": config.hidden_size, "num_hidden_layers": config.num_hidden_layers,
+            "proj_dim": int(proj.shape[0]) if proj is not None else None}
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    checkpoint = load_untrusted_checkpoint(path)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise CheckpointError(f"{path}: expected a fairseq checkpoint dict with a 'model' state dict")
+    if not all(isinstance(v, torch.Tensor) for v in checkpoint["model"].values()):
+        raise CheckpointError(f"{path}: 'model' holds non-tensor entries; refusing to load")
+    return checkpoint
+
+
 def hubert_config_from_fairseq(model_cfg: dict[str, Any], path: Path):
     from transformers import HubertConfig
 
@@ -104,12 +125,8 @@ def load_fairseq_hubert(path: Path) -> tuple[torch.nn.Module, torch.nn.Linear | 
     """(HubertModel, final_proj or None, fairseq model config) from a fairseq HuBERT/ContentVec ``.pt``."""
     from transformers import HubertModel
 
-    checkpoint = load_untrusted_checkpoint(path)
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
-        raise CheckpointError(f"{path}: expected a fairseq checkpoint dict with a 'model' state dict")
+    checkpoint = _read_checkpoint(path)
     state = checkpoint["model"]
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: 'model' holds non-tensor entries; refusing to load")
     model_cfg = fairseq_model_config(checkpoint, path)
     config = hubert_config_from_fairseq(model_cfg, path)
     model = HubertModel(config)

@@ -1,11 +1,15 @@
-"""Reading raw tensors from a transformers model directory (safetensors or ``pytorch_model.bin``)."""
+"""Reading raw tensors from a transformers model directory (safetensors, or pickled ``pytorch_model.bin``).
+
+safetensors holds no code. A pickled ``.bin`` is read only through the strict restricted unpickler
+(:mod:`svcprep.extractors.checkpoint_io`), and :func:`check_pickled_weights` runs that check before transformers
+itself is handed the directory.
+"""
 
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
-
-import torch
 
 from svcprep.errors import CheckpointError
 
@@ -22,9 +26,31 @@ def weight_files(model_dir: Path) -> list[Path]:
     raise CheckpointError(f"{model_dir}: no model.safetensors or pytorch_model.bin")
 
 
-def read_tensors(model_dir: Path, keep=lambda key: True) -> dict[str, torch.Tensor]:
-    """Tensors whose key passes ``keep``; ``.bin`` files load with ``weights_only=True``."""
-    tensors: dict[str, torch.Tensor] = {}
+def safetensors_keys(path: Path) -> list[str]:
+    """Tensor names from a safetensors header (8-byte little-endian length, then JSON); no torch needed."""
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 100 * 2**20:
+                raise ValueError(f"header of {size} bytes")
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, struct.error) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    return [k for k in header if k != "__metadata__"]
+
+
+def check_pickled_weights(model_dir: Path) -> None:
+    """Refuse a model dir whose pickled weight files hold anything but tensors and plain containers."""
+    from svcprep.extractors.checkpoint_io import load_state_dict_file
+
+    for path in weight_files(model_dir):
+        if path.suffix != ".safetensors":
+            load_state_dict_file(path)
+
+
+def read_tensors(model_dir: Path, keep=lambda key: True) -> dict:
+    """Tensors whose key passes ``keep``."""
+    tensors = {}
     for path in weight_files(model_dir):
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -34,11 +60,9 @@ def read_tensors(model_dir: Path, keep=lambda key: True) -> dict[str, torch.Tens
                     if keep(key):
                         tensors[key] = f.get_tensor(key)
         else:
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # noqa: BLE001 - any unpickling refusal is a checkpoint problem
-                raise CheckpointError(f"{path}: cannot load with weights_only=True ({exc})") from exc
-            tensors.update({k: v for k, v in state.items() if keep(k)})
+            from svcprep.extractors.checkpoint_io import load_state_dict_file
+
+            tensors.update({k: v for k, v in load_state_dict_file(path).items() if keep(k)})
     return tensors
 
 
@@ -46,10 +70,9 @@ def weight_keys(model_dir: Path) -> list[str]:
     keys: list[str] = []
     for path in weight_files(model_dir):
         if path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as f:
-                keys.extend(f.keys())
+            keys.extend(safetensors_keys(path))
         else:
-            keys.extend(torch.load(path, map_location="cpu", weights_only=True).keys())
+            from svcprep.extractors.checkpoint_io import load_state_dict_file
+
+            keys.extend(load_state_dict_file(path).keys())
     return keys

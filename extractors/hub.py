@@ -24,7 +24,7 @@ def resolve_model(model: str | Path, extractor: str) -> Path:
     if looks_like_path(model):
         path = Path(model).expanduser()
         if not path.exists():
-            raise ModelNotAvailableError(f"{extractor}: model path {path} does not exist")
+            raise ModelNotAvailableError(f"{extractor}: model path {path} does not exist; check --model {extractor}=PATH")
         return path
     from huggingface_hub import snapshot_download
 
@@ -63,3 +63,24 @@ def model_fingerprint(path: Path) -> str:
             digest.update(item.relative_to(path).as_posix().encode())
             digest.update(file_sha256(item).encode())
     return digest.hexdigest()
+
+
+def cached_fingerprint(path: Path, cache_dir: Path) -> str:
+    """:func:`model_fingerprint`, remembered in ``cache_dir/fingerprints.json`` by path, sizes and mtimes,
+    so that gigabytes of weights are hashed once, not on every run."""
+    import json
+
+    from svcprep.pipeline.storage import atomic_write_text
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    stamp = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
+    cache_path = cache_dir / "fingerprints.json"
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    except (OSError, ValueError):
+        cache = {}
+    if key not in cache:
+        cache[key] = model_fingerprint(path)
+        atomic_write_text(cache_path, json.dumps(cache, indent=1) + "\n")
+    return cache[key]

@@ -1,171 +1,100 @@
-"""HuBERT-like models: HuBERT, ContentVec, WavLM, wav2vec 2.0 and MERT (transformers dirs or fairseq ``.pt``).
+"""HuBERT-like families (HuBERT, ContentVec, WavLM, wav2vec 2.0, MERT): options, frame grid, loader.
 
-Exact batching. The first conv layer of base-size models is followed by a GroupNorm over *time*, so zero
-padding would shift every frame's statistics. Here that norm takes its mean and variance over each clip's
-valid frames only; later unpadded convs never read past a clip's valid frames; the encoder gets a frame
-mask, which zeroes padded frames before the positional conv and hides them from attention. A clip's output
-therefore does not depend on its batch mates (checked against one-by-one runs in the tests).
-
-``layer=L`` (1-based) is the output of transformer layer L exactly as fairseq's
-``extract_features(output_layer=L)`` (for pre-LN models: before the encoder's final layer norm);
-``layer="final"`` is ``last_hidden_state`` (fairseq ``output_layer=None``).
+Frames: the conv feature encoder, each layer ``(kernel_size, stride)`` applied in turn without padding
+(``config.conv_kernel``/``conv_stride``, or fairseq's ``conv_feature_layers``); ``hidden_size`` wide, or the
+``final_proj`` width with ``proj=True`` (ContentVec). fairseq ``.pt`` files are read for HuBERT and ContentVec.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+from svcprep.errors import ConfigError
+from svcprep.extractors.family import ModelFamily, check_layer, check_positive_number, frozen
+from svcprep.extractors.metadata import conv_layers, missing_key, read_model_configs, sample_rate_of
+from svcprep.extractors.spec import ConvStackFrames, ExtractorSpec
 
-from svcprep.errors import CheckpointError, ConfigError
-from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtype
-from svcprep.extractors.hub import resolve_model
-from svcprep.extractors.metadata import spec_from_config
-from svcprep.extractors.registry import ExtractorEntry
-from svcprep.extractors.spec import ExtractorSpec
-
-DEFAULT_CHUNK_SECONDS = 30.0
-DEFAULT_OVERLAP_SECONDS = 2.0
-
-
-def masked_group_norm(x: torch.Tensor, num_valid: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
-    """GroupNorm of ``x`` ``(B, C, T)`` with statistics over each row's first ``num_valid[b]`` frames.
-
-    Frames past ``num_valid`` are normalised with the same statistics (they are never read later).
-    """
-    batch, channels, frames = x.shape
-    groups = norm.num_groups
-    h = x.float().reshape(batch, groups, channels // groups, frames)
-    mask = (torch.arange(frames, device=x.device)[None, :] < num_valid[:, None]).to(h.dtype)[:, None, None, :]
-    count = (num_valid.to(h.dtype) * (channels // groups))[:, None, None, None]
-    mean = (h * mask).sum(dim=(2, 3), keepdim=True) / count
-    var = (((h - mean) * mask) ** 2).sum(dim=(2, 3), keepdim=True) / count
-    h = ((h - mean) / torch.sqrt(var + norm.eps)).reshape(batch, channels, frames)
-    if norm.affine:
-        h = h * norm.weight.float()[None, :, None] + norm.bias.float()[None, :, None]
-    return h.to(x.dtype)
+BASE_CONV = ((10, 5),) + ((3, 2),) * 4 + ((2, 2),) * 2
+PUBLISHED_BASE = frozen(sampling_rate=16000, conv=BASE_CONV, hidden_size=768, num_hidden_layers=12)
+PUBLISHED_LARGE = frozen(sampling_rate=16000, conv=BASE_CONV, hidden_size=1024, num_hidden_layers=24)
+PUBLISHED_CONTENTVEC = frozen(**PUBLISHED_BASE, proj_dim=256)
+PUBLISHED_MERT_95M = frozen(sampling_rate=24000, conv=BASE_CONV, hidden_size=768, num_hidden_layers=12)
+LOADER = "svcprep.extractors.hubert_model:load"
+FAIRSEQ_FAMILIES = ("hubert", "contentvec")
 
 
-class HubertLikeExtractor(BatchExtractor):
-    def __init__(
-        self,
-        spec: ExtractorSpec,
-        model: nn.Module,
-        final_proj: nn.Linear | None,
-        *,
-        layer: int | str,
-        device: torch.device,
-        dtype: torch.dtype,
-        chunk_seconds: float | None,
-        overlap_seconds: float,
-    ) -> None:
-        for part in ("feature_extractor", "feature_projection", "encoder"):
-            if not hasattr(model, part):
-                raise CheckpointError(f"{spec.name}: model {type(model).__name__} has no {part}; not HuBERT-like")
-        if chunk_seconds is not None and chunk_seconds <= 2 * overlap_seconds:
-            raise ConfigError(f"{spec.name}: chunk_seconds ({chunk_seconds}) must exceed twice overlap_seconds "
-                              f"({overlap_seconds})")
-        self.spec, self.device, self.dtype = spec, device, dtype
-        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
-        self.model = model.to(device=device, dtype=dtype).eval()
-        self.final_proj = final_proj.to(device=device, dtype=dtype).eval() if final_proj is not None else None
-        self.layer = layer
-        self._captured: torch.Tensor | None = None
-        layers = self.model.encoder.layers
-        if layer != "final":
-            if not isinstance(layer, int) or not 1 <= layer <= len(layers):
-                raise ConfigError(f"{spec.name}: layer must be 1..{len(layers)} or 'final', got {layer!r}")
-            # Layers past L never influence layer L: drop them, and read layer L's own output.
-            self.model.encoder.layers = layers[:layer]
-            self.model.encoder.layers[-1].register_forward_hook(self._capture)
+def read_config(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        return read_model_configs(path)
+    from svcprep.extractors.fairseq_hubert import read_fairseq_config
 
-    def _capture(self, _module: nn.Module, _inputs: Any, output: Any) -> None:
-        self._captured = output[0] if isinstance(output, tuple) else output
-
-    def _conv_features(self, wav: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, list[int]]:
-        """Conv feature encoder on ``wav`` ``(B, N)`` → ``(B, C, T)`` and each row's valid frame count."""
-        h = wav[:, None, :]
-        valid = list(lengths)
-        for conv_layer in self.model.feature_extractor.conv_layers:
-            k, s = conv_layer.conv.kernel_size[0], conv_layer.conv.stride[0]
-            valid = [max(0, (n - k) // s + 1) for n in valid]
-            norm = getattr(conv_layer, "layer_norm", None)
-            if isinstance(norm, nn.GroupNorm):
-                h = conv_layer.conv(h)
-                h = masked_group_norm(h, torch.tensor(valid, device=h.device), norm)
-                h = conv_layer.activation(h)
-            else:
-                h = conv_layer(h)
-        return h, valid
-
-    def forward_batch(self, batch: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
-        feats, frames = self._conv_features(batch.to(self.dtype), lengths)
-        hidden = self.model.feature_projection(feats.transpose(1, 2))
-        if isinstance(hidden, tuple):  # wav2vec2 / WavLM also return the pre-projection features
-            hidden = hidden[0]
-        steps = hidden.shape[1]
-        mask = torch.arange(steps, device=hidden.device)[None, :] < torch.tensor(frames, device=hidden.device)[:, None]
-        self._captured = None
-        out = self.model.encoder(hidden, attention_mask=mask)
-        h = out[0] if self.layer == "final" else self._captured
-        if self.final_proj is not None:
-            h = self.final_proj(h)
-        return [h[i, : frames[i]] for i in range(len(lengths))]
+    return read_fairseq_config(path)
 
 
-def _load_model(entry: ExtractorEntry, path: Path, trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None, dict]:
-    """(model, final_proj, config dict for the spec) from a fairseq ``.pt`` or a transformers dir."""
-    if path.is_file():
-        if entry.family not in ("contentvec", "hubert"):
-            raise CheckpointError(f"{entry.name}: {path} is a file; give a transformers model directory")
-        from svcprep.extractors.fairseq_hubert import load_fairseq_hubert
-
-        model, final_proj, _ = load_fairseq_hubert(path)
-        return model, final_proj, {**model.config.to_dict(), "sampling_rate": 16000}
-    from transformers import AutoModel
-
-    from svcprep.extractors.hf_weights import read_tensors
-    from svcprep.extractors.metadata import read_model_configs
-
-    config = read_model_configs(path)
-    if config.get("auto_map") and not trust_remote_code:
-        raise ConfigError(
-            f"{entry.name}: {path} ships its own model code; pass trust_remote_code=True "
-            "(CLI: --trust-remote-code) if you trust it"
-        )
-    try:
-        model = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{entry.name}: cannot load {path}: {exc}") from exc
-    final_proj = None
-    proj = read_tensors(path, keep=lambda k: "final_proj." in k)
-    weights = {k.rsplit("final_proj.", 1)[1]: v for k, v in proj.items()}
-    if "weight" in weights:
-        final_proj = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
-        final_proj.load_state_dict({"weight": weights["weight"], "bias": weights["bias"]})
-    return model.eval(), final_proj, config
+def _read_config_no_files(path: Path) -> dict[str, Any]:
+    if not path.is_dir():
+        raise ConfigError(f"{path} is a file; give a transformers model directory "
+                          f"(fairseq .pt files are read for {' and '.join(FAIRSEQ_FAMILIES)} only)")
+    return read_model_configs(path)
 
 
-def load(entry: ExtractorEntry, model: str | Path, options: dict[str, Any]) -> HubertLikeExtractor:
-    path = resolve_model(model, entry.name)
-    net, final_proj, config = _load_model(entry, path, bool(options.get("trust_remote_code", False)))
-    use_proj = bool(options.get("proj", False))
-    if use_proj and final_proj is None:
-        raise CheckpointError(f"{entry.name}: proj=True but {path} has no final_proj layer")
-    spec_config = {**config, "conv_kernel": list(net.config.conv_kernel), "conv_stride": list(net.config.conv_stride),
-                   "hidden_size": net.config.hidden_size}
-    spec = spec_from_config(entry.name, entry.family, spec_config,
-                            dim=final_proj.out_features if use_proj else None)
-    extractor = HubertLikeExtractor(
-        spec, net, final_proj if use_proj else None,
-        layer=options.get("layer", "final"),
-        device=resolve_device(options.get("device")),
-        dtype=resolve_dtype(options.get("dtype")),
-        chunk_seconds=options.get("chunk_seconds", DEFAULT_CHUNK_SECONDS),
-        overlap_seconds=options.get("overlap_seconds", DEFAULT_OVERLAP_SECONDS),
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    check_layer(name, options["layer"])
+    check_positive_number(name, "chunk_seconds", options["chunk_seconds"], allow_none=True)
+    if not isinstance(options["overlap_seconds"], int | float) or options["overlap_seconds"] < 0:
+        raise ConfigError(f"{name}: overlap_seconds must be >= 0, got {options['overlap_seconds']!r}")
+    if options["chunk_seconds"] is not None and options["chunk_seconds"] <= 2 * options["overlap_seconds"]:
+        raise ConfigError(f"{name}: chunk_seconds ({options['chunk_seconds']}) must exceed twice overlap_seconds "
+                          f"({options['overlap_seconds']})")
+
+
+def check_custom_code(name: str, config: Mapping[str, Any], runtime: Mapping[str, Any]) -> None:
+    if config.get("auto_map") and "trust_remote_code" not in runtime:
+        raise ConfigError(f"{name}: the model ships its own code; svcprep runs custom model code only for "
+                          "the mert extractor")
+    if config.get("auto_map") and not runtime["trust_remote_code"]:
+        raise ConfigError(f"{name}: the model ships its own code; pass trust_remote_code=True "
+                          "(CLI: --trust-remote-code) if you trust it")
+
+
+def _spec_rule(family: str):
+    def spec(name: str, config: Mapping[str, Any], options: Mapping[str, Any]) -> ExtractorSpec:
+        try:
+            if "num_hidden_layers" in config:
+                check_layer(name, options["layer"], int(config["num_hidden_layers"]))
+            dim = int(config["hidden_size"])
+            if options.get("proj"):
+                proj_dim = config.get("proj_dim") or config.get("classifier_proj_size")
+                if not proj_dim:
+                    raise ConfigError(f"{name}: proj=True but the model has no final_proj layer")
+                dim = int(proj_dim)
+            return ExtractorSpec(name, family, sample_rate_of(config, 16000), dim, ConvStackFrames(conv_layers(config)))
+        except KeyError as exc:
+            raise missing_key(name, family, exc) from exc
+
+    return spec
+
+
+_RUN_OPTIONS = dict(layer="final", chunk_seconds=30.0, overlap_seconds=2.0)
+
+
+def _family(name: str, **extra_options: Any) -> ModelFamily:
+    return ModelFamily(
+        name=name,
+        options=frozen(**_RUN_OPTIONS, **extra_options),
+        read_config=read_config if name in FAIRSEQ_FAMILIES else _read_config_no_files,
+        spec=_spec_rule(name),
+        loader=LOADER,
+        check_options=check_options,
+        check_model=check_custom_code,
+        runtime_options=frozen(trust_remote_code=False) if name == "mert" else frozen(),
     )
-    if options.get("verify", True):
-        extractor.verify()
-    return extractor
+
+
+HUBERT = _family("hubert")
+CONTENTVEC = _family("contentvec", proj=False)
+WAVLM = _family("wavlm")
+WAV2VEC2 = _family("wav2vec2")
+MERT = _family("mert")

@@ -1,107 +1,124 @@
-"""The one registry of extractors. Loaders are import strings, resolved only when a model is loaded."""
+"""The one registry of extractors: a name, its model family, published model and preset options.
+
+Family modules are torch-free; models load only through :meth:`ResolvedExtractor.load`.
+"""
 
 from __future__ import annotations
 
-import importlib
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from svcprep.errors import ConfigError
-from svcprep.extractors.metadata import PUBLISHED_CONFIGS, read_model_configs, spec_from_config
+from svcprep.extractors import dac, encodec, hubert, whisper
+from svcprep.extractors.family import ModelFamily, frozen
 from svcprep.extractors.spec import ExtractorSpec
-
-
-def _frozen(**kwargs: Any) -> Mapping[str, Any]:
-    return MappingProxyType(dict(kwargs))
 
 
 @dataclass(frozen=True)
 class ExtractorEntry:
-    """A registered extractor: its family, published default model and default options."""
+    """A registered extractor: its family, published default model (and that model's config), preset options."""
 
     name: str
-    family: str
-    loader: str  # "module:function", imported lazily
+    family: ModelFamily
     default_model: str
     summary: str
-    defaults: Mapping[str, Any] = field(default_factory=lambda: _frozen())
+    published_config: Mapping[str, Any]
+    presets: Mapping[str, Any] = field(default_factory=lambda: frozen())
 
     @property
-    def published_config(self) -> dict[str, Any]:
-        return PUBLISHED_CONFIGS[self.name if self.name in PUBLISHED_CONFIGS else self.family]
+    def defaults(self) -> dict[str, Any]:
+        return {**self.family.options, **self.presets}
+
+    @property
+    def takes_trust_remote_code(self) -> bool:
+        return "trust_remote_code" in self.family.runtime_options
+
+    def split_options(self, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.family.split_options(self.name, options, self.presets)
 
 
-_HUBERT = "svcprep.extractors.hubert:load"
-_ENCODEC = "svcprep.extractors.encodec:load"
+def _entry(name: str, family: ModelFamily, default_model: str, summary: str, published: Mapping[str, Any],
+           **presets: Any) -> ExtractorEntry:
+    return ExtractorEntry(name, family, default_model, summary, published, frozen(**presets))
 
-ENTRIES: dict[str, ExtractorEntry] = {
-    e.name: e
-    for e in [
-        ExtractorEntry("whisper", "whisper", "svcprep.extractors.whisper:load", "openai/whisper-medium",
-                       "Whisper encoder, last layer after the final layer norm (Amphion: medium, 1024-d)",
-                       _frozen(layer="final", window="full")),
-        ExtractorEntry("contentvec", "contentvec", _HUBERT, "lengyue233/content-vec-best",
-                       "ContentVec layer 12 + final_proj, 256-d (Amphion)", _frozen(layer=12, proj=True)),
-        ExtractorEntry("contentvec-768-l12", "contentvec", _HUBERT, "lengyue233/content-vec-best",
-                       "ContentVec layer 12, no projection, 768-d (so-vits-svc vec768l12)",
-                       _frozen(layer=12, proj=False)),
-        ExtractorEntry("contentvec-256-l9", "contentvec", _HUBERT, "lengyue233/content-vec-best",
-                       "ContentVec layer 9 + final_proj, 256-d (so-vits-svc vec256l9)", _frozen(layer=9, proj=True)),
-        ExtractorEntry("hubert", "hubert", _HUBERT, "facebook/hubert-base-ls960",
-                       "HuBERT hidden states", _frozen(layer="final")),
-        ExtractorEntry("wavlm", "wavlm", _HUBERT, "microsoft/wavlm-large",
-                       "WavLM hidden states", _frozen(layer="final")),
-        ExtractorEntry("wav2vec2", "wav2vec2", _HUBERT, "facebook/wav2vec2-base-960h",
-                       "wav2vec 2.0 hidden states", _frozen(layer="final")),
-        ExtractorEntry("mert", "mert", _HUBERT, "m-a-p/MERT-v1-95M",
-                       "MERT-v1 music representation (custom code: needs trust_remote_code)",
-                       _frozen(layer="final", trust_remote_code=False)),
-        ExtractorEntry("encodec_24khz", "encodec", _ENCODEC, "facebook/encodec_24khz",
-                       "Encodec 24 kHz encoder latent (128-d, 75 Hz), or quantized / codes",
-                       _frozen(output="latent", bandwidth=6.0)),
-        ExtractorEntry("encodec_32khz", "encodec", _ENCODEC, "facebook/encodec_32khz",
-                       "Encodec 32 kHz (MusicGen) encoder latent, 50 Hz", _frozen(output="latent", bandwidth=2.2)),
-        ExtractorEntry("encodec_48khz", "encodec", _ENCODEC, "facebook/encodec_48khz",
-                       "Encodec 48 kHz stereo encoder latent, 150 Hz", _frozen(output="latent", bandwidth=6.0)),
-        ExtractorEntry("dac", "dac", "", "descript/dac_44khz",
-                       "DAC 44.1 kHz (frame-grid metadata only: `svcprep hops` / `svcprep align`)"),
-    ]
-}
+
+ENTRIES: dict[str, ExtractorEntry] = {e.name: e for e in [
+    _entry("whisper", whisper.FAMILY, "openai/whisper-medium",
+           "Whisper encoder, last layer after the final layer norm (Amphion: medium, 1024-d)", whisper.PUBLISHED_MEDIUM),
+    _entry("contentvec", hubert.CONTENTVEC, "lengyue233/content-vec-best",
+           "ContentVec layer 12 + final_proj, 256-d (Amphion)", hubert.PUBLISHED_CONTENTVEC, layer=12, proj=True),
+    _entry("contentvec-768-l12", hubert.CONTENTVEC, "lengyue233/content-vec-best",
+           "ContentVec layer 12, no projection, 768-d (so-vits-svc vec768l12)", hubert.PUBLISHED_CONTENTVEC,
+           layer=12, proj=False),
+    _entry("contentvec-256-l9", hubert.CONTENTVEC, "lengyue233/content-vec-best",
+           "ContentVec layer 9 + final_proj, 256-d (so-vits-svc vec256l9)", hubert.PUBLISHED_CONTENTVEC,
+           layer=9, proj=True),
+    _entry("hubert", hubert.HUBERT, "facebook/hubert-base-ls960", "HuBERT hidden states", hubert.PUBLISHED_BASE),
+    _entry("wavlm", hubert.WAVLM, "microsoft/wavlm-large", "WavLM hidden states", hubert.PUBLISHED_LARGE),
+    _entry("wav2vec2", hubert.WAV2VEC2, "facebook/wav2vec2-base-960h", "wav2vec 2.0 hidden states",
+           hubert.PUBLISHED_BASE),
+    _entry("mert", hubert.MERT, "m-a-p/MERT-v1-95M",
+           "MERT-v1 music representation (custom code: needs trust_remote_code)", hubert.PUBLISHED_MERT_95M),
+    _entry("encodec_24khz", encodec.FAMILY, "facebook/encodec_24khz",
+           "Encodec 24 kHz encoder latent (128-d, 75 Hz), or quantized / codes", encodec.PUBLISHED_24KHZ),
+    _entry("encodec_32khz", encodec.FAMILY, "facebook/encodec_32khz",
+           "Encodec 32 kHz (MusicGen) encoder latent, 50 Hz", encodec.PUBLISHED_32KHZ, bandwidth=2.2),
+    _entry("encodec_48khz", encodec.FAMILY, "facebook/encodec_48khz",
+           "Encodec 48 kHz stereo encoder latent, 150 Hz", encodec.PUBLISHED_48KHZ),
+    _entry("dac", dac.FAMILY, "descript/dac_44khz",
+           "DAC 44.1 kHz (frame-grid metadata only: `svcprep hops` / `svcprep align`)", dac.PUBLISHED_44KHZ),
+]}
 ALIASES = {"encodec": "encodec_24khz", "dac_44khz": "dac"}
 
 
 def get_entry(name: str) -> ExtractorEntry:
     key = ALIASES.get(name, name)
     if key not in ENTRIES:
-        raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(list(ENTRIES) + list(ALIASES))}")
+        known = list(ENTRIES) + list(ALIASES)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown extractor {name!r}; {hint}known: {', '.join(known)}")
     return ENTRIES[key]
 
 
-def resolve_options(entry: ExtractorEntry, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge user options over the entry defaults; an unknown option is an error listing the valid ones."""
-    from svcprep.extractors.options import COMMON_OPTIONS, FAMILY_OPTIONS
+@dataclass(frozen=True)
+class ResolvedExtractor:
+    """An extractor with its model located and options checked, not loaded: its spec comes from config files."""
 
-    valid = COMMON_OPTIONS | FAMILY_OPTIONS.get(entry.family, frozenset())
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise ConfigError(
-            f"{entry.name}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
-        )
-    return {**entry.defaults, **options}
+    entry: ExtractorEntry
+    model: str
+    path: Path
+    settings: dict[str, Any]
+    runtime: dict[str, Any]
+    spec: ExtractorSpec
+
+    def load(self):
+        """The loaded extractor: ``.spec`` and ``.extract(waveforms)``."""
+        return self.entry.family.load(self.spec, self.path, self.settings, self.runtime)
 
 
-def spec_for(name: str, model_dir: str | Path | None = None, **options: Any) -> ExtractorSpec:
-    """The spec of an extractor from a model dir's config files, or from published defaults. No torch."""
+def resolve_extractor(name: str, model: str | Path | None = None, **options: Any) -> ResolvedExtractor:
+    """Check options and locate the model (a local dir/file, or a hub id in the local cache); load nothing."""
+    from svcprep.extractors.hub import resolve_model
+
     entry = get_entry(name)
-    config = read_model_configs(model_dir) if model_dir is not None else entry.published_config
-    opts = resolve_options(entry, options)
-    dim = None
-    if entry.family == "contentvec" and opts.get("proj"):
-        dim = int(config.get("proj_dim") or config.get("classifier_proj_size") or 256)
-    return spec_from_config(entry.name, entry.family, config, dim=dim)
+    settings, runtime = entry.split_options(options)
+    model = str(model) if model is not None else entry.default_model
+    path = resolve_model(model, entry.name)
+    return ResolvedExtractor(entry, model, path, settings, runtime,
+                             entry.family.spec_of(entry.name, path, settings, runtime))
+
+
+def spec_for(name: str, model: str | Path | None = None, **options: Any) -> ExtractorSpec:
+    """The spec from a model's own config (a dir, a fairseq ``.pt``, a Meta ``.th``) or the published one."""
+    if model is not None:
+        return resolve_extractor(name, model, **options).spec
+    entry = get_entry(name)
+    settings, _ = entry.split_options(options)
+    return entry.family.spec(entry.name, entry.published_config, settings)
 
 
 def load_extractor(name: str, model: str | Path | None = None, **options: Any):
@@ -110,12 +127,6 @@ def load_extractor(name: str, model: str | Path | None = None, **options: Any):
     Returns an object with ``.spec`` (:class:`ExtractorSpec`) and ``.extract(waveforms)``.
     """
     entry = get_entry(name)
-    if not entry.loader:
+    if not entry.family.loader:
         raise ConfigError(f"{entry.name}: {entry.summary}; it has no feature extractor")
-    opts = resolve_options(entry, options)
-    from svcprep.extractors.base import quiet_transformers
-
-    quiet_transformers()
-    module_name, func_name = entry.loader.split(":")
-    loader = getattr(importlib.import_module(module_name), func_name)
-    return loader(entry, model if model is not None else entry.default_model, opts)
+    return resolve_extractor(name, model, **options).load()

@@ -7,23 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
-from typing import Protocol
 
 from svcprep.align.grid import FrameGrid, ceil_div
-
-
-class FrameRule(Protocol):
-    """Exact number of output frames for an input of ``num_samples`` samples."""
-
-    def num_frames(self, num_samples: int) -> int: ...
-
-    @property
-    def hop_length(self) -> int: ...
-
-    @property
-    def min_samples(self) -> int: ...
-
-    def describe(self) -> str: ...
 
 
 def _dot(values: tuple[int, ...]) -> str:

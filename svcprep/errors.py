@@ -6,7 +6,14 @@ class SvcprepError(Exception):
 
 
 class ConfigError(SvcprepError):
-    """A setting, preset or command-line option is wrong (exit code 2)."""
+    """A setting, preset or command-line option is wrong (exit code 2).
+
+    ``parameter`` names the library parameter at fault (e.g. ``batch_seconds``); the CLI shows its flag.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        self.parameter, self.detail = parameter, message
+        super().__init__(f"{parameter}: {message}" if parameter else message)
 
 
 class AudioLoadError(SvcprepError):
@@ -21,8 +28,8 @@ class CheckpointError(SvcprepError):
     """A model checkpoint is missing, unreadable, or does not match the expected architecture."""
 
 
-class ModelNotAvailableError(CheckpointError):
-    """A hub id is not in the local cache and the machine is offline."""
+class ModelNotAvailableError(ConfigError, CheckpointError):
+    """A model path does not exist, or a hub id is not in the local cache and the machine is offline."""
 
 
 class FrameCountError(SvcprepError):
@@ -31,3 +38,11 @@ class FrameCountError(SvcprepError):
 
 class OutputConflictError(ConfigError):
     """Existing outputs were made with other settings; refuse to mix them."""
+
+
+class StorageError(SvcprepError):
+    """Outputs cannot be written (disk full, read-only, I/O error): the run stops, finished work is kept."""
+
+
+class RunInterrupted(SvcprepError):
+    """The user stopped a run (Ctrl-C); what was finished is saved and a rerun resumes."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from svcprep import tiny_models
+from svcprep.demo import tiny_models
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")

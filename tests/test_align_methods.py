@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.amphion_reference import amphion_area_align
 from svcprep import align_features
 from svcprep.align.grid import FrameGrid, grid_ratio, target_frames_covered
 from svcprep.errors import AlignmentError
-from tests.amphion_reference import amphion_area_align
 
 SAMPLE_RATES = st.sampled_from([16000, 22050, 24000, 32000, 44100, 48000])
 HOPS = st.sampled_from([80, 128, 160, 200, 240, 256, 300, 320, 441, 480, 512, 640, 960])

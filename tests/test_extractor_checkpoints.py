@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from svcprep import load_extractor, tiny_models
+from svcprep import load_extractor
+from svcprep.demo import tiny_models
 from svcprep.errors import CheckpointError, ConfigError, ModelNotAvailableError
-from svcprep.extractors.safe_unpickle import Placeholder, load_untrusted_checkpoint
+from svcprep.extractors.checkpoint_io import Placeholder, load_untrusted_checkpoint
 from tests.conftest import FIXTURES
 
 FAIRSEQ = FIXTURES / "fairseq_hubert_group"

@@ -8,7 +8,7 @@ from svcprep.extractors.base import ClipTooShortError
 from svcprep.extractors.registry import ENTRIES
 from tests.conftest import synthetic_audio
 
-FEATURE_EXTRACTORS = [name for name, entry in ENTRIES.items() if entry.loader]
+FEATURE_EXTRACTORS = [name for name, entry in ENTRIES.items() if entry.family.loader]
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svcprep.audio import Audio, resample, resampled_num_samples, to_channels
-from svcprep.corpus import check_uid, load_corpus, shard_of
+from svcprep.audio.io import Audio, resample, resampled_num_samples, to_channels
+from svcprep.audio.mel import MelExtractor, slaney_mel_filters
 from svcprep.errors import AudioLoadError, ConfigError
-from svcprep.mel import MelExtractor, slaney_mel_filters
+from svcprep.pipeline.corpus import check_uid, load_corpus, shard_of
 from svcprep.presets import builtin_preset_names, load_preset
 
 

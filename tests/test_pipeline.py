@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from svcprep.cli.main import app
 from svcprep.cli.pipeline_cmds import device_commands
-from svcprep.synthetic import DEMO_FILES, SyntheticFile, write_corpus
+from svcprep.demo.synthetic import DEMO_FILES, SyntheticFile, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,10 +73,12 @@ def test_run_on_audio_directory(tmp_path, corpus, models):
     proc = svcprep("run", "--config", write_run_config(tmp_path / "run.yaml", corpus, out, models), check_code=0)
     assert "done 6, skipped 0" in proc.stdout and "× real time" in proc.stdout
     assert_rows_equal_mel_frames(out, ["whisper", "contentvec", "encodec"])
-    meta = json.loads((out / "contentvec" / "_meta.json").read_text())
+    meta = json.loads((out / ".svcprep" / "contentvec" / "meta.json").read_text())
     assert meta["native_grid"] == {"sample_rate": 16000, "hop_length": 320}
     assert meta["target_grid"] == {"sample_rate": 24000, "hop_length": 256}
-    assert len(meta["checkpoint_sha256"]) == 64 and meta["options"] == {"layer": 2, "proj": True}
+    assert len(meta["checkpoint_sha256"]) == 64
+    assert meta["options"] == {"layer": 2, "proj": True, "chunk_seconds": 30.0, "overlap_seconds": 2.0}
+    assert {p.name for p in (out / "contentvec").iterdir()} == {p.name for p in (out / "mels").iterdir()}
     again = svcprep("run", "--config", tmp_path / "run.yaml", check_code=0)
     assert "done 0, skipped 6" in again.stdout
 
@@ -147,7 +149,7 @@ def test_shards_union_equals_full_run(tmp_path, corpus, models):
     for uid in uids_of(full / "whisper"):
         np.testing.assert_array_equal(np.load(full / "whisper" / f"{uid}.npy"),
                                       np.load(sharded / "whisper" / f"{uid}.npy"))
-    assert len(list((sharded / "whisper" / "_done").glob("shard-*-of-3.txt"))) >= 2
+    assert len(list((sharded / ".svcprep" / "whisper" / "done").glob("*/shard-*-of-3.txt"))) >= 2
 
 
 def test_settings_conflict_refuses_then_overwrite_redoes(tmp_path, corpus, models):
@@ -169,15 +171,19 @@ def test_kill_minus_9_then_resume(tmp_path, models):
             "--model", f"hubert={models['hubert']}", "--batch-seconds", "12", "--num-workers", "1",
             "--set", "hubert.chunk_seconds=2", "--set", "hubert.overlap_seconds=0.5"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done_list = out / "hubert" / "_done" / "shard-0-of-1.txt"
+    done_dir = out / ".svcprep" / "hubert" / "done"
+
+    def finished() -> set[str]:
+        return {json.loads(line) for p in done_dir.glob("*/*.txt") for line in p.read_text().split("\n")[:-1]}
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if done_list.is_file() and len(done_list.read_text().splitlines()) >= 2:
+        if len(finished()) >= 2:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished_before = set(done_list.read_text().splitlines())
+    finished_before = finished()
     for path in (out / "hubert").rglob("*.npy"):
         np.load(path)  # every visible .npy is complete
     result = subprocess.run(args, capture_output=True, text=True)
@@ -205,7 +211,7 @@ def test_cli_usage_errors_exit_2(tmp_path, corpus):
 
 
 def test_builtin_amphion_config_parses(tmp_path):
-    from svcprep.run_config import pipeline_config_from_dict, read_run_config
+    from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
 
     data, base = read_run_config("amphion-svc")
     config = pipeline_config_from_dict(data, base, corpus=tmp_path, out=tmp_path / "o")

@@ -4,8 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from svcprep.pipeline import _Progress
-from svcprep.storage import JsonlLog, atomic_save_npy, read_npy_shape, remove_stale_temp_files
+from svcprep.pipeline.runner import _Progress
+from svcprep.pipeline.storage import FailureLog, atomic_save_npy, read_npy_shape, remove_stale_temp_files
 
 
 def test_atomic_save_leaves_no_temp_and_header_shape(tmp_path):
@@ -31,12 +31,17 @@ def test_stale_temp_files_are_removed_recent_ones_kept(tmp_path):
     assert remove_stale_temp_files(tmp_path) == 1 and new.exists() and not old.exists()
 
 
-def test_jsonl_log_ignores_a_cut_last_line(tmp_path):
-    log = JsonlLog(tmp_path / "f.jsonl")
-    log.append({"uid": "a"})
+def test_failure_log_ignores_a_cut_last_line_and_keeps_the_latest_reason(tmp_path):
+    log = FailureLog(tmp_path / "f.jsonl")
+    log.append({"uid": "a", "stage": "decode", "reason": "old"})
+    log.append({"uid": "a", "stage": "decode", "reason": "new"})
+    log.append({"uid": "b", "stage": "decode", "reason": "x"})
     with open(log.path, "a") as f:
-        f.write('{"uid": "b", "rea')
-    assert log.read() == [{"uid": "a"}]
+        f.write('{"uid": "c", "rea')
+    assert log.records() == [{"uid": "a", "stage": "decode", "reason": "new"}, {"uid": "b", "stage": "decode",
+                                                                                "reason": "x"}]
+    log.compact(lambda record: record["uid"] == "b")
+    assert log.path.read_text().splitlines() == ['{"uid": "a", "stage": "decode", "reason": "new"}']
 
 
 def test_progress_prints_plain_lines_when_not_a_tty(capsys):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import pickle
 import types
 from pathlib import Path
 
@@ -125,6 +125,30 @@ def save_encodec(out: Path, seed: int = 0, stereo: bool = False) -> Path:
     return out
 
 
+class ForeignObject:
+    """An instance of class ``module.name`` as a pickle stores it (class reference, then ``state``), written
+    without that class existing here: what fairseq's own objects look like inside a real checkpoint."""
+
+    def __init__(self, module: str, name: str, state: dict) -> None:
+        self.module, self.name, self.state = module, name, state
+
+
+class _ForeignPickler(pickle._Pickler):
+    """The pure-Python pickler, writing :class:`ForeignObject` as ``module.name`` + ``__setstate__``."""
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, ForeignObject):
+            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+            self.write(pickle.EMPTY_TUPLE + pickle.NEWOBJ)
+            super().save(obj.state)
+            self.write(pickle.BUILD)
+            return
+        super().save(obj, save_persistent_id)
+
+
+foreign_class_pickle = types.SimpleNamespace(Pickler=_ForeignPickler, __name__="foreign_class_pickle")
+
+
 def fairseq_state_from_hubert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a transformers HubertModel state dict (group-norm extractor) back to fairseq's names."""
     from svcprep.extractors.fairseq_hubert import rename_hubert_key
@@ -149,30 +173,15 @@ def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_
         "conv_feature_layers": "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2", "conv_bias": False,
         "conv_pos": 16, "conv_pos_groups": 4, "layer_norm_first": False, "final_dim": proj_dim,
     }
-    module = types.ModuleType("fairseq.data.dictionary")
-
-    class Dictionary:  # stands in for fairseq's class while pickling, then disappears
-        def __init__(self) -> None:
-            self.symbols = ["<s>", "<pad>", "</s>", "<unk>"] + [str(i) for i in range(100)]
-
-    Dictionary.__module__, Dictionary.__qualname__ = module.__name__, "Dictionary"
-    module.Dictionary = Dictionary
-    stand_ins = {"fairseq": types.ModuleType("fairseq"), "fairseq.data": types.ModuleType("fairseq.data"),
-                 module.__name__: module}
-    stand_ins = {name: mod for name, mod in stand_ins.items() if name not in sys.modules}
-    sys.modules.update(stand_ins)
-    try:
-        checkpoint = {
-            "args": argparse.Namespace(**model_cfg) if legacy_args else None,
-            "cfg": None if legacy_args else {"model": model_cfg, "task": {"_name": "hubert_pretraining"}},
-            "model": state,
-            "task_state": {"dictionaries": [Dictionary()]},
-            "optimizer_history": [{"num_updates": 0}],
-            "extra_state": {},
-        }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(checkpoint, out)
-    finally:
-        for name in stand_ins:
-            del sys.modules[name]
+    checkpoint = {
+        "args": argparse.Namespace(**model_cfg) if legacy_args else None,
+        "cfg": None if legacy_args else {"model": model_cfg, "task": {"_name": "hubert_pretraining"}},
+        "model": state,
+        "task_state": {"dictionaries": [ForeignObject("fairseq.data.dictionary", "Dictionary", {
+            "symbols": ["<s>", "<pad>", "</s>", "<unk>"] + [str(i) for i in range(100)]})]},
+        "optimizer_history": [{"num_updates": 0}],
+        "extra_state": {},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, out, pickle_module=foreign_class_pickle)
     return out

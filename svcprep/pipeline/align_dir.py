@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +10,8 @@ import numpy as np
 from svcprep.align.grid import FrameGrid
 from svcprep.align.methods import align_features
 from svcprep.errors import SvcprepError
-from svcprep.storage import atomic_save_npy, failure_log, read_npy_shape
-
-
-@dataclass
-class JobSummary:
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    failures: list[dict] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
+from svcprep.pipeline.storage import FailureLog, atomic_save_npy, read_npy_shape
+from svcprep.pipeline.summary import RunSummary
 
 
 def feature_uids(features_dir: Path) -> list[str]:
@@ -46,10 +34,10 @@ def align_directory(
     method: str = "area",
     tolerance: int = 4,
     on_progress: Callable[[str], None] | None = None,
-) -> JobSummary:
+) -> RunSummary:
     """Align each feature file to the frame count of its mel; failures are logged, never fatal."""
-    summary = JobSummary()
-    failures = failure_log(out_dir)
+    summary = RunSummary(out=out_dir)
+    failures = FailureLog(out_dir / "_failures.jsonl")
     for uid in feature_uids(features_dir):
         out_path = out_dir / f"{uid}.npy"
         try:

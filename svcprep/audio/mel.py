@@ -59,20 +59,30 @@ class MelExtractor:
     def min_samples(self) -> int:
         return max(self.pad + 1, self.preset.hop_length)
 
-    def __call__(self, wav: np.ndarray) -> np.ndarray:
+    def __call__(self, wav: np.ndarray, chunk_frames: int = 4096) -> np.ndarray:
+        """Log-mel of ``wav`` ``(num_samples,)``, computed ``chunk_frames`` frames at a time.
+
+        Frame ``i`` reads padded samples ``[i*hop, i*hop + n_fft)`` and nothing else, so chunks give the same
+        frames as one STFT over the whole clip, while the STFT's complex spectrum (the memory peak: 8 bytes per
+        bin per frame) exists for one chunk only.
+        """
         import torch
 
         p = self.preset
         if len(wav) < self.min_samples:
             raise AudioLoadError(
                 f"clip has {len(wav)} samples at {p.sample_rate} Hz; the mel needs at least {self.min_samples}")
+        num_frames = p.num_frames(len(wav))
+        out = np.empty((p.n_mels, num_frames), dtype=np.float32)
         with torch.inference_mode():
             y = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None, None],
-                                        (self.pad, self.pad), mode="reflect")[0]
-            spec = torch.stft(y, p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window=self.window,
-                              center=False, normalized=False, onesided=True, return_complex=True)
-            magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
-            mel = torch.log(torch.clamp(self.filters @ magnitude[0], min=1e-5))
-        out = mel.numpy()
-        assert out.shape[1] == p.num_frames(len(wav)), (out.shape, len(wav))
+                                        (self.pad, self.pad), mode="reflect")[0, 0]
+            for first in range(0, num_frames, chunk_frames):
+                last = min(num_frames, first + chunk_frames)
+                piece = y[first * p.hop_length : (last - 1) * p.hop_length + p.n_fft]
+                spec = torch.stft(piece, p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
+                                  window=self.window, center=False, normalized=False, onesided=True,
+                                  return_complex=True)
+                magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+                out[:, first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).numpy()
         return out if p.mel_layout == "mels_by_frames" else out.T.copy()

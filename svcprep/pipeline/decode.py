@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from svcprep.audio import decode, resample, resampled_num_samples, to_channels
-from svcprep.corpus import CorpusEntry
+from svcprep.audio.io import decode, resample, resampled_num_samples, to_channels
 from svcprep.errors import SvcprepError
+from svcprep.pipeline.corpus import CorpusEntry
 from svcprep.presets import MelPreset
-from svcprep.storage import read_npy_shape
 
 Layout = tuple[int, int]  # (sample_rate, channels)
 
@@ -47,9 +46,10 @@ class DecodeDataset:
     """Map-style dataset: item ``i`` is batch ``i`` decoded into :class:`DecodedClip` objects."""
 
     def __init__(self, batches: list[list[CorpusEntry]], layouts: set[Layout], preset: MelPreset,
-                 compute_mel: bool, mels_dir: Path) -> None:
+                 compute_mel: bool, mel_frames: dict[str, int]) -> None:
+        """``mel_frames``: frame counts of mels already on disk (the alignment target when not computing)."""
         self.batches, self.layouts, self.preset = batches, sorted(layouts), preset
-        self.compute_mel, self.mels_dir = compute_mel, mels_dir
+        self.compute_mel, self.mel_frames = compute_mel, mel_frames
         self._mel = None
 
     def __len__(self) -> int:
@@ -60,7 +60,7 @@ class DecodeDataset:
 
     def _mel_extractor(self):
         if self._mel is None:
-            from svcprep.mel import MelExtractor
+            from svcprep.audio.mel import MelExtractor
 
             self._mel = MelExtractor(self.preset)
         return self._mel
@@ -87,9 +87,8 @@ class DecodeDataset:
                 clip.mel = self._mel_extractor()(wav)
                 clip.mel_frames = clip.mel.shape[p.time_axis]
             else:
-                existing = self.mels_dir / f"{entry.uid}.npy"
-                if existing.is_file():
-                    clip.mel_frames = read_npy_shape(existing)[0][p.time_axis]
+                if entry.uid in self.mel_frames:
+                    clip.mel_frames = self.mel_frames[entry.uid]
                 else:
                     clip.mel_frames = p.num_frames(resampled_num_samples(audio.num_samples, audio.sample_rate,
                                                                          p.sample_rate))

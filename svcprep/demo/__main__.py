@@ -30,8 +30,8 @@ def print_hops(preset_name: str) -> None:
 
 def build(out: Path) -> Path:
     """Write corpus, tiny models and a run config under ``out``; return the config path."""
-    from svcprep import tiny_models
-    from svcprep.synthetic import write_corpus
+    from svcprep.demo import tiny_models
+    from svcprep.demo.synthetic import write_corpus
 
     corpus, models = out / "corpus", out / "models"
     write_corpus(corpus)
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}")
     print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir): "
           "real formats and frame grids, meaningless features.\n")
-    from svcprep.pipeline import run_pipeline
-    from svcprep.run_config import pipeline_config_from_dict, read_run_config
+    from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
+    from svcprep.pipeline.runner import run_pipeline
 
     data, base = read_run_config(str(config_path))
     config = pipeline_config_from_dict(data, base)

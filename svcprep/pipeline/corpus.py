@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from svcprep.audio import AUDIO_EXTENSIONS
+from svcprep.audio.io import AUDIO_EXTENSIONS
 from svcprep.errors import ConfigError
 
 
@@ -30,13 +31,28 @@ class Corpus:
         return self.root if self.kind == "amphion" else None
 
 
-def check_uid(uid: str, source: str) -> str:
-    """A uid becomes a relative output path: it may not be empty, absolute, or climb out with ``..``."""
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00]")
+
+
+def check_uid(uid: object, source: str) -> str:
+    """A uid becomes a relative output path: a non-empty string that is not absolute, does not climb out with
+    ``..`` and holds no line break of any kind (``\\n``, U+2028, ``\\x85``, ...) or NUL."""
+    if not isinstance(uid, str | int) or isinstance(uid, bool):
+        raise ConfigError(f"{source}: uid {uid!r} must be a string")
     text = str(uid).replace("\\", "/")
     parts = text.split("/")
-    if not text or text.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in text:
+    if _LINE_BREAKS.search(text):
+        raise ConfigError(f"{source}: uid {uid!r} contains a line break or NUL; rename it")
+    if not text or text.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ConfigError(f"{source}: uid {uid!r} would escape the output directory; use a plain relative name")
     return text
+
+
+def _audio_path(value: object, base: Path, source: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: audio path must be a non-empty string, got {value!r}")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def shard_of(uid: str, num_shards: int) -> int:
@@ -47,7 +63,9 @@ def shard_of(uid: str, num_shards: int) -> int:
 def _from_directory(root: Path) -> list[CorpusEntry]:
     entries = []
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
+        # A broken symlink is kept: it fails at decode and is reported, never silently skipped.
+        if (path.is_file() or path.is_symlink() and not path.exists()) and path.suffix.lower() in AUDIO_EXTENSIONS \
+                and not path.name.startswith("."):
             uid = path.relative_to(root).with_suffix("").as_posix()
             entries.append(CorpusEntry(check_uid(uid, str(root)), path))
     return entries
@@ -60,37 +78,37 @@ def _from_amphion(root: Path) -> list[CorpusEntry]:
         if not path.is_file():
             continue
         try:
-            items = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+            items = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: invalid JSON ({exc})") from exc
+        if not isinstance(items, list):
+            raise ConfigError(f"{path}: expected a list of utterances")
         for i, item in enumerate(items):
             if not isinstance(item, dict) or "Uid" not in item or "Path" not in item:
                 raise ConfigError(f"{path}: entry {i} lacks 'Uid' or 'Path'")
-            audio = Path(item["Path"])
-            audio = audio if audio.is_absolute() else root / audio
-            entries.append(CorpusEntry(check_uid(item["Uid"], str(path)), audio))
+            source = f"{path}: entry {i}"
+            entries.append(CorpusEntry(check_uid(item["Uid"], source), _audio_path(item["Path"], root, source)))
     return entries
 
 
 def _from_manifest(path: Path) -> list[CorpusEntry]:
     rows: list[dict] = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise ConfigError(f"{path}:{n}: invalid JSON ({exc})") from exc
     else:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets write a BOM
             rows = list(csv.DictReader(f))
     entries = []
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict) or not row.get("uid") or not row.get("path"):
             raise ConfigError(f"{path}: row {n} needs 'uid' and 'path'")
-        audio = Path(row["path"])
-        audio = audio if audio.is_absolute() else path.parent / audio
-        entries.append(CorpusEntry(check_uid(row["uid"], f"{path}:{n}"), audio))
+        source = f"{path}:{n}"
+        entries.append(CorpusEntry(check_uid(row["uid"], source), _audio_path(row["path"], path.parent, source)))
     return entries
 
 

@@ -1,0 +1,223 @@
+"""Every pickle svcprep reads goes through here; nothing in a checkpoint runs code.
+
+fairseq checkpoints pickle ``argparse.Namespace``, omegaconf configs and fairseq ``Dictionary`` objects, so
+``torch.load(weights_only=True)`` refuses them and ``weights_only=False`` would execute whatever the pickle
+names. Here tensors and plain containers load normally and every other class becomes an inert
+:class:`Placeholder` that only records its constructor arguments and state (:func:`load_untrusted_checkpoint`),
+or is refused (:func:`load_state_dict_file`, for plain state dicts). Nothing named by the file is imported or
+called, except the allow-list below (tensor rebuilding and builtin containers).
+
+Before torch reads a file, its format is checked: a zip checkpoint must hold only uncompressed entries whose
+declared sizes fit in the file (torch never compresses; a compressed entry could expand to gigabytes) and
+must not be a TorchScript archive (which ``torch.load`` would hand to ``torch.jit.load``); a legacy
+(pre-zip) stream has every one of its pickles restricted, and the storages it declares must fit in the file;
+tar archives (torch < 0.4) are refused.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import tarfile
+import types
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from svcprep.errors import CheckpointError
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): __import__("collections").OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+    ("torch", "Size"): torch.Size,
+    **{("builtins", t.__name__): t for t in (set, frozenset, list, dict, tuple, int, float, complex, bool, str,
+                                              bytes, bytearray, object)},
+}
+_TORCH_DTYPES = {name for name in dir(torch) if isinstance(getattr(torch, name, None), torch.dtype)}
+
+
+class Placeholder:
+    """An inert stand-in for a class the checkpoint names; it keeps arguments and state as data."""
+
+    qualname = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs, self.state, self.items = args, kwargs, None, []
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    # Containers subclassing list/dict are rebuilt through append/extend/__setitem__.
+    def append(self, item: Any) -> None:
+        self.items.append(item)
+
+    def extend(self, items: Any) -> None:
+        self.items.extend(items)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.items.append((key, value))
+
+    def __repr__(self) -> str:
+        return f"<placeholder {self.qualname}>"
+
+
+_placeholder_types: dict[str, type] = {}
+
+
+def _placeholder(module: str, name: str) -> type:
+    qualname = f"{module}.{name}"
+    if qualname not in _placeholder_types:
+        _placeholder_types[qualname] = type(name, (Placeholder,), {"qualname": qualname, "__module__": "inert"})
+    return _placeholder_types[qualname]
+
+
+def _reconstructor(cls: type, base: type, state: Any) -> Any:
+    # copyreg._reconstructor without calling an untrusted base's __init__.
+    if isinstance(cls, type) and issubclass(cls, Placeholder):
+        return cls()
+    if base is object:
+        return object.__new__(cls)
+    return base.__new__(cls, state) if state is not None else base.__new__(cls)
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # numpy arrays pickle their bytes as _codecs.encode(str, "latin1"); no other codec is needed.
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode("latin1")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Allow-listed globals only; any other class becomes a :class:`Placeholder` (``strict``: is refused)."""
+
+    strict = False
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        if module == "torch" and name in _TORCH_DTYPES:
+            return getattr(torch, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
+        if (module, name) == ("copyreg", "_reconstructor"):
+            return _reconstructor
+        if self.strict:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a plain state dict holds only tensors")
+        return _placeholder(module, name)
+
+
+class StrictUnpickler(RestrictedUnpickler):
+    strict = True
+
+
+def _pickle_module(unpickler: type[RestrictedUnpickler]) -> types.SimpleNamespace:
+    """What ``torch.load(pickle_module=...)`` calls: ``Unpickler`` for the data, ``load`` for a legacy file's
+    header pickles; both restricted."""
+
+    def load(file, **kwargs: Any) -> Any:
+        return unpickler(file, **kwargs).load()
+
+    return types.SimpleNamespace(Unpickler=unpickler, load=load, __name__="svcprep_restricted_pickle")
+
+
+_LENIENT, _STRICT = _pickle_module(RestrictedUnpickler), _pickle_module(StrictUnpickler)
+_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError,
+                IndexError, KeyError, MemoryError, OverflowError, zipfile.BadZipFile, struct.error)
+
+
+def check_archive(path: Path) -> None:
+    """Refuse what ``torch.load`` must not be given: see the module docstring. Raises :class:`CheckpointError`."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"PK\x03\x04":
+        _check_zip(path, size)
+    elif tarfile.is_tarfile(path):
+        raise CheckpointError(f"{path}: a tar checkpoint (torch < 0.4); re-save it with a current torch")
+    else:
+        _check_legacy_stream(path, size)
+
+
+def _check_zip(path: Path, size: int) -> None:
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    names = [i.filename for i in infos]
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        raise CheckpointError(f"{path}: a TorchScript archive (compiled model code); svcprep reads only weights")
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise CheckpointError(f"{path}: entry {info.filename} is compressed ({info.compress_size} bytes "
+                                  f"declaring {info.file_size}); torch checkpoints never are")
+    if sum(i.file_size for i in infos) > size:
+        raise CheckpointError(f"{path}: entries declare more bytes than the file holds")
+
+
+def _check_legacy_stream(path: Path, size: int) -> None:
+    """Read a legacy stream's header and data pickles (restricted) and add up the storages they declare."""
+    declared: dict[str, int] = {}
+
+    class Scan(RestrictedUnpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "torch._utils" and name.startswith("_rebuild"):
+                return lambda *args, **kwargs: None  # only the storages' declared sizes matter here
+            return super().find_class(module, name)
+
+        def persistent_load(self, pid: Any) -> Any:
+            if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+                storage_type, key, numel = pid[1], pid[2], pid[4]
+                name = getattr(storage_type, "qualname", str(storage_type)).rsplit(".", 1)[-1]
+                dtype = torch.serialization.StorageType(name).dtype if "Storage" in name else torch.uint8
+                declared[str(key)] = int(numel) * torch._utils._element_size(dtype)
+            return None
+
+    with open(path, "rb") as f:
+        for _ in range(4):  # magic number, protocol version, sys info, data
+            Scan(f, encoding="utf-8").load()
+    if sum(declared.values()) > size:
+        raise CheckpointError(f"{path}: storages declare {sum(declared.values())} bytes; the file has {size}")
+
+
+def _torch_load(path: Path, pickle_module: types.SimpleNamespace) -> Any:
+    try:
+        check_archive(path)
+        return torch.load(path, map_location="cpu", pickle_module=pickle_module, weights_only=False)
+    except CheckpointError:
+        raise
+    except _READ_ERRORS as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def load_untrusted_checkpoint(path: Path) -> Any:
+    """A checkpoint on the CPU; classes outside the allow-list come back as inert placeholders (fairseq)."""
+    return _torch_load(path, _LENIENT)
+
+
+def load_state_dict_file(path: Path) -> Any:
+    """A plain state dict on the CPU (Meta ``.th``, ``pytorch_model.bin``); any other class is refused."""
+    return _torch_load(path, _STRICT)
+
+
+def to_plain(obj: Any, depth: int = 0) -> Any:
+    """Placeholders of ``argparse.Namespace`` and omegaconf nodes to plain dicts/lists/values."""
+    if depth > 50:
+        return None
+    if isinstance(obj, Placeholder):
+        state = obj.state
+        if isinstance(state, dict) and "_content" in state:  # omegaconf DictConfig / ListConfig
+            return to_plain(state["_content"], depth + 1)
+        if isinstance(state, dict) and "_val" in state:  # omegaconf value node
+            return to_plain(state["_val"], depth + 1)
+        if isinstance(state, dict):  # argparse.Namespace and plain objects
+            return {k: to_plain(v, depth + 1) for k, v in state.items()}
+        if obj.args:  # enums and other reduce(cls, (value,)) objects
+            return to_plain(obj.args[0], depth + 1)
+        return None
+    if isinstance(obj, dict):
+        return {k: to_plain(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_plain(v, depth + 1) for v in obj]
+    return obj

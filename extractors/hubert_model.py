@@ -1,0 +1,152 @@
+"""HuBERT-like models (the model side of ``hubert.py``): transformers dirs or fairseq ``.pt``.
+
+Exact batching. The first conv layer of base-size models is followed by a GroupNorm over *time*, so zero
+padding would shift every frame's statistics. Here that norm takes its mean and variance over each clip's
+valid frames only; later unpadded convs never read past a clip's valid frames; the encoder gets a frame
+mask, which zeroes padded frames before the positional conv and hides them from attention. A clip's output
+therefore does not depend on its batch mates (checked against one-by-one runs in the tests).
+
+``layer=L`` (1-based) is the output of transformer layer L exactly as fairseq's
+``extract_features(output_layer=L)`` (for pre-LN models: before the encoder's final layer norm);
+``layer="final"`` is ``last_hidden_state`` (fairseq ``output_layer=None``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from svcprep.errors import CheckpointError
+from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtype
+from svcprep.extractors.spec import ExtractorSpec
+
+
+def masked_group_norm(x: torch.Tensor, num_valid: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
+    """GroupNorm of ``x`` ``(B, C, T)`` with statistics over each row's first ``num_valid[b]`` frames.
+
+    Frames past ``num_valid`` are normalised with the same statistics (they are never read later).
+    """
+    batch, channels, frames = x.shape
+    groups = norm.num_groups
+    h = x.float().reshape(batch, groups, channels // groups, frames)
+    mask = (torch.arange(frames, device=x.device)[None, :] < num_valid[:, None]).to(h.dtype)[:, None, None, :]
+    count = (num_valid.to(h.dtype) * (channels // groups))[:, None, None, None]
+    mean = (h * mask).sum(dim=(2, 3), keepdim=True) / count
+    var = (((h - mean) * mask) ** 2).sum(dim=(2, 3), keepdim=True) / count
+    h = ((h - mean) / torch.sqrt(var + norm.eps)).reshape(batch, channels, frames)
+    if norm.affine:
+        h = h * norm.weight.float()[None, :, None] + norm.bias.float()[None, :, None]
+    return h.to(x.dtype)
+
+
+class HubertLikeExtractor(BatchExtractor):
+    def __init__(
+        self,
+        spec: ExtractorSpec,
+        model: nn.Module,
+        final_proj: nn.Linear | None,
+        *,
+        layer: int | str,
+        device: torch.device,
+        dtype: torch.dtype,
+        chunk_seconds: float | None,
+        overlap_seconds: float,
+    ) -> None:
+        for part in ("feature_extractor", "feature_projection", "encoder"):
+            if not hasattr(model, part):
+                raise CheckpointError(f"{spec.name}: model {type(model).__name__} has no {part}; not HuBERT-like")
+        self.spec, self.device, self.dtype = spec, device, dtype
+        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.final_proj = final_proj.to(device=device, dtype=dtype).eval() if final_proj is not None else None
+        self.layer = layer
+        self._captured: torch.Tensor | None = None
+        layers = self.model.encoder.layers
+        if layer != "final":
+            if layer > len(layers):
+                raise CheckpointError(f"{spec.name}: layer {layer} requested, the model has {len(layers)}")
+            # Layers past L never influence layer L: drop them, and read layer L's own output.
+            self.model.encoder.layers = layers[:layer]
+            self.model.encoder.layers[-1].register_forward_hook(self._capture)
+
+    def _capture(self, _module: nn.Module, _inputs: Any, output: Any) -> None:
+        self._captured = output[0] if isinstance(output, tuple) else output
+
+    def _conv_features(self, wav: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, list[int]]:
+        """Conv feature encoder on ``wav`` ``(B, N)`` → ``(B, C, T)`` and each row's valid frame count."""
+        h = wav[:, None, :]
+        valid = list(lengths)
+        for conv_layer in self.model.feature_extractor.conv_layers:
+            k, s = conv_layer.conv.kernel_size[0], conv_layer.conv.stride[0]
+            valid = [max(0, (n - k) // s + 1) for n in valid]
+            norm = getattr(conv_layer, "layer_norm", None)
+            if isinstance(norm, nn.GroupNorm):
+                h = conv_layer.conv(h)
+                h = masked_group_norm(h, torch.tensor(valid, device=h.device), norm)
+                h = conv_layer.activation(h)
+            else:
+                h = conv_layer(h)
+        return h, valid
+
+    def forward_batch(self, batch: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
+        feats, frames = self._conv_features(batch.to(self.dtype), lengths)
+        hidden = self.model.feature_projection(feats.transpose(1, 2))
+        if isinstance(hidden, tuple):  # wav2vec2 / WavLM also return the pre-projection features
+            hidden = hidden[0]
+        steps = hidden.shape[1]
+        mask = torch.arange(steps, device=hidden.device)[None, :] < torch.tensor(frames, device=hidden.device)[:, None]
+        self._captured = None
+        out = self.model.encoder(hidden, attention_mask=mask)
+        h = out[0] if self.layer == "final" else self._captured
+        if self.final_proj is not None:
+            h = self.final_proj(h)
+        return [h[i, : frames[i]] for i in range(len(lengths))]
+
+
+def _load_model(spec: ExtractorSpec, path: Path, trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None]:
+    """(model, final_proj) from a fairseq ``.pt`` or a transformers dir (the family checked which it takes)."""
+    if path.is_file():
+        from svcprep.extractors.fairseq_hubert import load_fairseq_hubert
+
+        model, final_proj, _ = load_fairseq_hubert(path)
+        return model, final_proj
+    from transformers import AutoModel
+
+    from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors
+
+    check_pickled_weights(path)
+    try:
+        model = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{spec.name}: cannot load {path}: {exc}") from exc
+    final_proj = None
+    proj = read_tensors(path, keep=lambda k: "final_proj." in k)
+    weights = {k.rsplit("final_proj.", 1)[1]: v for k, v in proj.items()}
+    if "weight" in weights:
+        final_proj = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
+        final_proj.load_state_dict({"weight": weights["weight"], "bias": weights["bias"]})
+    return model.eval(), final_proj
+
+
+def load(spec: ExtractorSpec, path: Path, options: dict[str, Any]) -> HubertLikeExtractor:
+    net, final_proj = _load_model(spec, path, bool(options.get("trust_remote_code", False)))
+    use_proj = bool(options.get("proj", False))
+    if use_proj and final_proj is None:
+        raise CheckpointError(f"{spec.name}: proj=True but {path} has no final_proj layer")
+    width = final_proj.out_features if use_proj else net.config.hidden_size
+    if width != spec.dim:
+        raise CheckpointError(f"{spec.name}: {path} gives {width}-d features, its config says {spec.dim}")
+    extractor = HubertLikeExtractor(
+        spec, net, final_proj if use_proj else None,
+        layer=options["layer"],
+        device=resolve_device(options["device"]),
+        dtype=resolve_dtype(options["dtype"]),
+        chunk_seconds=options["chunk_seconds"],
+        overlap_seconds=options["overlap_seconds"],
+    )
+    if options["verify"]:
+        extractor.verify()
+    return extractor

@@ -1,0 +1,1 @@
+"""Audio decoding, resampling and the frame-grid signals computed from it (mels)."""

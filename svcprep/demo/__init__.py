@@ -1,0 +1,1 @@
+"""Demo material: a generated sung corpus and tiny random-weight models in real on-disk formats."""

@@ -1,0 +1,1 @@
+"""The corpus pipeline: corpus inputs, decode/model/align/write stages, output layout and bookkeeping."""
