@@ -54,7 +54,8 @@ def read_config(path: Path) -> dict[str, Any]:
 def check_options(name: str, options: Mapping[str, Any]) -> None:
     check_choice(name, "output", options["output"], OUTPUTS)
     check_positive_number(name, "bandwidth", options["bandwidth"])
-    if options["sample_rate"] is not None and (not isinstance(options["sample_rate"], int) or options["sample_rate"] <= 0):
+    rate = options["sample_rate"]
+    if rate is not None and (not isinstance(rate, int) or rate <= 0):
         raise ConfigError(f"{name}: sample_rate must be a positive integer, got {options['sample_rate']!r}")
 
 

@@ -24,7 +24,8 @@ def resolve_model(model: str | Path, extractor: str) -> Path:
     if looks_like_path(model):
         path = Path(model).expanduser()
         if not path.exists():
-            raise ModelNotAvailableError(f"{extractor}: model path {path} does not exist; check --model {extractor}=PATH")
+            raise ModelNotAvailableError(
+                f"{extractor}: model path {path} does not exist; check --model {extractor}=PATH")
         return path
     from huggingface_hub import snapshot_download
 

@@ -47,7 +47,8 @@ def _entry(name: str, family: ModelFamily, default_model: str, summary: str, pub
 
 ENTRIES: dict[str, ExtractorEntry] = {e.name: e for e in [
     _entry("whisper", whisper.FAMILY, "openai/whisper-medium",
-           "Whisper encoder, last layer after the final layer norm (Amphion: medium, 1024-d)", whisper.PUBLISHED_MEDIUM),
+           "Whisper encoder, last layer after the final layer norm (Amphion: medium, 1024-d)",
+           whisper.PUBLISHED_MEDIUM),
     _entry("contentvec", hubert.CONTENTVEC, "lengyue233/content-vec-best",
            "ContentVec layer 12 + final_proj, 256-d (Amphion)", hubert.PUBLISHED_CONTENTVEC, layer=12, proj=True),
     _entry("contentvec-768-l12", hubert.CONTENTVEC, "lengyue233/content-vec-best",
