@@ -160,13 +160,8 @@ class Pipeline:
         from svcprep.extractors.registry import resolve_extractor
 
         c = self.config
-        resolved = [resolve_extractor(ec.name, ec.model, **{**ec.options, "device": c.device, "dtype": c.dtype})
-                    for ec in c.extractors]
-        for ec, r in zip(c.extractors, resolved, strict=True):
-            if r.spec.integer_output and c.method in ("area", "linear"):
-                raise ConfigError(f"{ec.out_name}: integer outputs (codes) cannot be averaged by method {c.method!r}; "
-                                  "use --method nearest or repeat", "method")
-        return resolved
+        return [resolve_extractor(ec.name, ec.model, **{**ec.options, "device": c.device, "dtype": c.dtype})
+                for ec in c.extractors]
 
     def _prepare_features(self, resolved_extractors: list) -> list[_Feature]:
         from svcprep.extractors.hub import cached_fingerprint
