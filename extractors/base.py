@@ -126,6 +126,9 @@ class BatchExtractor:
     chunk_seconds: float | None = None
     overlap_seconds: float = 0.0
     max_batch_samples: int = 16000 * 240
+    # Per-clip zero-mean, unit-variance input ``(x - mean) / sqrt(var + eps)`` when the checkpoint asks for it
+    # (transformers' ``do_normalize``: eps 1e-7; fairseq's task ``normalize``: layer_norm, eps 1e-5).
+    input_norm_eps: float | None = None
 
     def forward_batch(self, batch: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
         """``batch`` ``(B, N)`` or ``(B, C, N)`` on the device; returns ``(num_frames(len_i), D)`` per row."""
@@ -145,6 +148,13 @@ class BatchExtractor:
             raise ClipTooShortError(index, len(wav), self.spec)
         return wav
 
+    def _normalized(self, wav: np.ndarray) -> np.ndarray:
+        """The whole clip normalized at once (before any chunking), as the reference does for one input."""
+        if self.input_norm_eps is None:
+            return wav
+        wide = wav.astype(np.float64)
+        return ((wide - wide.mean()) / np.sqrt(wide.var() + self.input_norm_eps)).astype(np.float32)
+
     def _chunk_frames(self) -> tuple[int | None, int]:
         if not self.chunk_seconds:
             return None, 0
@@ -159,7 +169,7 @@ class BatchExtractor:
     @torch.inference_mode()
     def extract(self, waveforms: list[np.ndarray]) -> list[np.ndarray]:
         """Features ``(num_frames(len_i), D)`` for each clip; each is independent of the others."""
-        clips = [self._check_clip(i, w) for i, w in enumerate(waveforms)]
+        clips = [self._normalized(self._check_clip(i, w)) for i, w in enumerate(waveforms)]
         chunks = self.plan([len(c) for c in clips])
         pieces: list[list[tuple[int, torch.Tensor]]] = [[] for _ in clips]
         # Longest first, in groups of at most max_batch_samples padded samples.

@@ -121,8 +121,17 @@ def hubert_config_from_fairseq(model_cfg: dict[str, Any], path: Path):
     )
 
 
-def load_fairseq_hubert(path: Path) -> tuple[torch.nn.Module, torch.nn.Linear | None, dict[str, Any]]:
-    """(HubertModel, final_proj or None, fairseq model config) from a fairseq HuBERT/ContentVec ``.pt``."""
+def fairseq_normalizes_input(checkpoint: dict[str, Any]) -> bool:
+    """The task's ``normalize`` flag: fairseq then feeds ``F.layer_norm(wav, wav.shape)`` to the model."""
+    cfg = to_plain(checkpoint.get("cfg"))
+    if isinstance(cfg, dict) and isinstance(cfg.get("task"), dict):
+        return bool(cfg["task"].get("normalize", False))
+    args = to_plain(checkpoint.get("args"))
+    return bool(args.get("normalize", False)) if isinstance(args, dict) else False
+
+
+def load_fairseq_hubert(path: Path) -> tuple[torch.nn.Module, torch.nn.Linear | None, bool]:
+    """(HubertModel, final_proj or None, whether the task normalizes input) from a fairseq HuBERT/ContentVec ``.pt``."""
     from transformers import HubertModel
 
     checkpoint = _read_checkpoint(path)
@@ -155,4 +164,4 @@ def load_fairseq_hubert(path: Path) -> tuple[torch.nn.Module, torch.nn.Linear | 
         w = state["final_proj.weight"]
         final_proj = torch.nn.Linear(w.shape[1], w.shape[0])
         final_proj.load_state_dict({"weight": w, "bias": state["final_proj.bias"]})
-    return model.eval(), final_proj, model_cfg
+    return model.eval(), final_proj, fairseq_normalizes_input(checkpoint)

@@ -13,6 +13,7 @@ therefore does not depend on its batch mates (checked against one-by-one runs in
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,14 @@ class HubertLikeExtractor(BatchExtractor):
         dtype: torch.dtype,
         chunk_seconds: float | None,
         overlap_seconds: float,
+        input_norm_eps: float | None = None,
     ) -> None:
         for part in ("feature_extractor", "feature_projection", "encoder"):
             if not hasattr(model, part):
                 raise CheckpointError(f"{spec.name}: model {type(model).__name__} has no {part}; not HuBERT-like")
         self.spec, self.device, self.dtype = spec, device, dtype
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self.input_norm_eps = input_norm_eps
         self.model = model.to(device=device, dtype=dtype).eval()
         self.final_proj = final_proj.to(device=device, dtype=dtype).eval() if final_proj is not None else None
         self.layer = layer
@@ -106,13 +109,29 @@ class HubertLikeExtractor(BatchExtractor):
         return [h[i, : frames[i]] for i in range(len(lengths))]
 
 
-def _load_model(spec: ExtractorSpec, path: Path, trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None]:
-    """(model, final_proj) from a fairseq ``.pt`` or a transformers dir (the family checked which it takes)."""
+FAIRSEQ_NORM_EPS = 1e-5  # F.layer_norm's default
+TRANSFORMERS_NORM_EPS = 1e-7  # Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm
+
+
+def _hf_normalizes_input(path: Path) -> bool:
+    """``do_normalize`` of the dir's feature extractor (its default is True); no preprocessor config: raw."""
+    config = path / "preprocessor_config.json"
+    if not config.is_file():
+        return False
+    try:
+        return bool(json.loads(config.read_text()).get("do_normalize", True))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{config}: invalid JSON ({exc})") from exc
+
+
+def _load_model(spec: ExtractorSpec, path: Path,
+                trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None, float | None]:
+    """(model, final_proj, input norm eps or None) from a fairseq ``.pt`` or a transformers dir."""
     if path.is_file():
         from svcprep.extractors.fairseq_hubert import load_fairseq_hubert
 
-        model, final_proj, _ = load_fairseq_hubert(path)
-        return model, final_proj
+        model, final_proj, normalize = load_fairseq_hubert(path)
+        return model, final_proj, FAIRSEQ_NORM_EPS if normalize else None
     from transformers import AutoModel
 
     from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors
@@ -128,11 +147,11 @@ def _load_model(spec: ExtractorSpec, path: Path, trust_remote_code: bool) -> tup
     if "weight" in weights:
         final_proj = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
         final_proj.load_state_dict({"weight": weights["weight"], "bias": weights["bias"]})
-    return model.eval(), final_proj
+    return model.eval(), final_proj, TRANSFORMERS_NORM_EPS if _hf_normalizes_input(path) else None
 
 
 def load(spec: ExtractorSpec, path: Path, options: dict[str, Any]) -> HubertLikeExtractor:
-    net, final_proj = _load_model(spec, path, bool(options.get("trust_remote_code", False)))
+    net, final_proj, input_norm_eps = _load_model(spec, path, bool(options.get("trust_remote_code", False)))
     use_proj = bool(options.get("proj", False))
     if use_proj and final_proj is None:
         raise CheckpointError(f"{spec.name}: proj=True but {path} has no final_proj layer")
@@ -146,6 +165,7 @@ def load(spec: ExtractorSpec, path: Path, options: dict[str, Any]) -> HubertLike
         dtype=resolve_dtype(options["dtype"]),
         chunk_seconds=options["chunk_seconds"],
         overlap_seconds=options["overlap_seconds"],
+        input_norm_eps=input_norm_eps,
     )
     if options["verify"]:
         extractor.verify()

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bench.amphion_reference import amphion_area_align
@@ -15,13 +15,19 @@ HOPS = st.sampled_from([80, 128, 160, 200, 240, 256, 300, 320, 441, 480, 512, 64
 
 
 @st.composite
-def alignment_case(draw, max_tolerance=4):
-    """Random grids, a target length and a source length covering it within the tolerance."""
+def alignment_case(draw, max_tolerance=4, multi_tap=False):
+    """Random grids, a target length and a source length covering it within the tolerance.
+
+    ``multi_tap``: only grids where some target frames straddle a source frame boundary (weighted taps,
+    not a plain gather).
+    """
     src = FrameGrid(draw(HOPS), draw(SAMPLE_RATES))
     tgt = FrameGrid(draw(HOPS), draw(SAMPLE_RATES))
     target_len = draw(st.integers(1, 400))
     tolerance = draw(st.integers(0, max_tolerance))
     r = grid_ratio(src, tgt)
+    if multi_tap:
+        assume(r.source_units % r.target_units != 0 and target_len > r.source_units // r.target_units + 1)
     # Source length whose coverage lands within [target_len - tolerance, target_len + tolerance].
     delta = draw(st.integers(-tolerance, tolerance))
     wanted = max(1, target_len + delta)
@@ -47,11 +53,10 @@ def covers(src, tgt, x, target_len, tolerance):
 
 
 @settings(max_examples=300, deadline=None)
-@given(alignment_case())
+@given(st.one_of(alignment_case(), alignment_case(multi_tap=True)))
 def test_area_equals_amphion_reference(case):
     src, tgt, target_len, tolerance, x = case
-    if not covers(src, tgt, x, target_len, tolerance) or target_frames_covered(len(x), src, tgt) == 0:
-        return
+    assume(covers(src, tgt, x, target_len, tolerance) and target_frames_covered(len(x), src, tgt) > 0)
     r = grid_ratio(src, tgt)
     got = run("area", src, tgt, target_len, tolerance, x)
     # The formula in float64 is the exact answer; ours sums at most ceil(tu/su)+1 terms in float32.
@@ -64,13 +69,54 @@ def test_area_equals_amphion_reference(case):
                                    atol=1e-4, rtol=0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(alignment_case(multi_tap=True))
+def test_linear_equals_np_interp_on_frame_times(case):
+    """Frame i of a grid sits at i * hop / sample_rate s; per dimension, np.interp there (ends held)."""
+    src, tgt, target_len, tolerance, x = case
+    assume(covers(src, tgt, x, target_len, tolerance))
+    got = run("linear", src, tgt, target_len, tolerance, x)
+    source_seconds = np.arange(len(x)) * src.hop_length / src.sample_rate
+    target_seconds = np.arange(target_len) * tgt.hop_length / tgt.sample_rate
+    expected = np.stack([np.interp(target_seconds, source_seconds, x[:, d].astype(np.float64))
+                         for d in range(x.shape[1])], axis=1)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(alignment_case())
+def test_nearest_is_ddsp_svc_rule(case):
+    """DDSP-SVC: source index round(i * target period / source period) (ties to even), clamped to the end."""
+    src, tgt, target_len, tolerance, x = case
+    assume(covers(src, tgt, x, target_len, tolerance))
+    got = run("nearest", src, tgt, target_len, tolerance, x)
+    # Both periods as integer products, one float64 division: exact ties stay exact.
+    position = np.arange(target_len) * float(tgt.hop_length * src.sample_rate) / (tgt.sample_rate * src.hop_length)
+    np.testing.assert_array_equal(got, x[np.minimum(np.round(position).astype(np.int64), len(x) - 1)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(num_source=st.integers(1, 300), target_len=st.integers(1, 400), seed=st.integers(0, 1000))
+def test_repeat_is_so_vits_svc_length_based_nearest(num_source, target_len, seed):
+    """so-vits-svc: ``F.interpolate(size=target_len, mode="nearest")`` along time, whatever the grids."""
+    import torch
+
+    x = np.random.default_rng(seed).standard_normal((num_source, 3)).astype(np.float32)
+    got = align_features(x, source_hop=1, source_sample_rate=1, target_hop=1, target_sample_rate=1,
+                         target_len=target_len, method="repeat", tolerance=10**6)
+    # The frame index interpolated in float64: on float32 input torch computes its scale in float32 and picks
+    # a neighbouring frame at a few positions (e.g. 91 -> 39 frames); svcprep uses the exact rule.
+    frame_index = torch.arange(num_source, dtype=torch.float64)[None, None]
+    index = torch.nn.functional.interpolate(frame_index, size=target_len, mode="nearest")[0, 0].long().numpy()
+    np.testing.assert_array_equal(got, x[index])
+
+
 @pytest.mark.parametrize("method", ["area", "nearest", "linear", "repeat"])
 @settings(max_examples=80, deadline=None)
 @given(case=alignment_case())
 def test_shape_dtype_and_constant_features(method, case):
     src, tgt, target_len, tolerance, x = case
-    if not covers(src, tgt, x, target_len, tolerance) or target_frames_covered(len(x), src, tgt) == 0:
-        return
+    assume(covers(src, tgt, x, target_len, tolerance) and target_frames_covered(len(x), src, tgt) > 0)
     got = run(method, src, tgt, target_len, tolerance, x)
     assert got.shape == (target_len, x.shape[1]) and got.dtype == x.dtype
     const = np.broadcast_to(np.arange(x.shape[1], dtype=np.float32), x.shape).copy()
@@ -83,8 +129,7 @@ def test_shape_dtype_and_constant_features(method, case):
 @given(case=alignment_case())
 def test_index_methods_only_return_existing_frames(method, case):
     src, tgt, target_len, tolerance, x = case
-    if not covers(src, tgt, x, target_len, tolerance):
-        return
+    assume(covers(src, tgt, x, target_len, tolerance))
     got = run(method, src, tgt, target_len, tolerance, x)
     rows = {row.tobytes() for row in x}
     assert all(row.tobytes() in rows for row in got)
@@ -106,8 +151,7 @@ def test_area_preserves_mean_over_covered_span(case):
     r = grid_ratio(src, tgt)
     # Take exactly the whole number of target frames the source covers, in whole periods of both grids.
     blocks = len(x) // r.target_units
-    if blocks == 0:
-        return
+    assume(blocks > 0)
     x = x[: blocks * r.target_units]
     n = blocks * r.source_units
     got = run("area", src, tgt, n, 0, x)

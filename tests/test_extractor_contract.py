@@ -104,18 +104,20 @@ def test_verify_stops_on_a_wrong_frame_prediction(loaded):
 def test_half_precision_deviates_no_more_than_transformers_own_half_run(tiny_models_by_name, dtype):
     """The bound is the reference library's own deviation in the same dtype on this CPU (AMX or not)."""
     import torch
-    from transformers import HubertModel
+    from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
     path, _ = tiny_models_by_name["hubert"]
     clip = synthetic_audio(16000, seed=9)
     full = load_extractor("hubert", model=path).extract([clip])[0]
     half = load_extractor("hubert", model=path, dtype=dtype).extract([clip])[0]
     assert half.dtype == np.float32 and half.shape == full.shape
+    inputs = Wav2Vec2FeatureExtractor.from_pretrained(str(path))(clip, sampling_rate=16000,
+                                                                  return_tensors="pt").input_values
     reference = HubertModel.from_pretrained(str(path)).eval()
     with torch.inference_mode():
-        ref_full = reference(torch.from_numpy(clip)[None]).last_hidden_state[0].numpy()
-        ref_half = reference.to(getattr(torch, dtype))(
-            torch.from_numpy(clip)[None].to(getattr(torch, dtype))).last_hidden_state[0].float().numpy()
+        ref_full = reference(inputs).last_hidden_state[0].numpy()
+        half_dtype = getattr(torch, dtype)
+        ref_half = reference.to(half_dtype)(inputs.to(half_dtype)).last_hidden_state[0].float().numpy()
     np.testing.assert_allclose(full, ref_full, atol=1e-4)  # float32: svcprep equals the reference
     ours, theirs = np.abs(half - full).mean(), np.abs(ref_half - ref_full).mean()
     assert ours <= 1.5 * theirs + 1e-6, (ours, theirs)

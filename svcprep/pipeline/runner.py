@@ -207,6 +207,7 @@ class Pipeline:
         if not c.write_mels:
             self._check_mel_grid()
         _check_writable(self.layout)
+        remove_stale_temp_files(self.layout.temp_dir)  # a killed run's partial files (old ones: shards may be live)
         k, n = c.shard
         entries = [e for e in self.corpus.entries if n == 1 or shard_of(e.uid, n) == k]
         features = self._prepare_features(resolved)
