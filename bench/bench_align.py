@@ -1,7 +1,8 @@
 """``area`` alignment vs Amphion's repeat-then-average, and vs copying the output (memory-bandwidth bound).
 
-Targets (30 s Whisper-medium case): >= 10x faster than the reference, <= 3x the time of copying the output.
-Exit code 1 when a target is missed.
+Targets, enforced on the 30 s Whisper-medium row only: >= 10x faster than the reference, <= 3x the time of
+copying the output. The smaller rows are reported for information: at ~1 MB of output a fixed per-call cost of
+about 0.1 ms (index arithmetic, one torch call) dominates both ratios. Exit code 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -42,15 +43,17 @@ def main() -> int:
         t_ref = best_seconds(lambda x=x, t=target_len, r=r: amphion_area_align(x, t, r.source_units, r.target_units))
         t_copy = best_seconds(lambda out=out: out.copy(), repeats=15)
         speedup, over_copy = t_ref / t_ours, t_ours / t_copy
-        rows.append([name, f"{frames}×{dim} → {target_len}", f"{speedup:.1f}×", f"{over_copy:.2f}×",
-                     f"{max_diff:.1e}"])
+        rows.append([name, f"{frames}×{dim} → {target_len}", f"{t_ours * 1e3:.3f} ms", f"{speedup:.1f}×",
+                     f"{over_copy:.2f}×", f"{max_diff:.1e}"])
         if name.startswith("whisper") and (speedup < 10 or over_copy > 3):
             failed.append(name)
     write_table(
         "align",
-        ["case", "shape", "reference / area (≥10×)", "area / copy output (≤3×)", "max |area − reference|"],
+        ["case", "shape", "area", "reference / area (≥10×, row 1)", "area / copy output (≤3×, row 1)",
+         "max |area − reference|"],
         rows,
-        ["Ratios of best-of-N wall times measured in one run; targets apply to the 30 s Whisper case."],
+        ["Ratios of best-of-N wall times measured in one run. The targets are enforced on the 30 s Whisper row "
+         "only; the smaller rows are dominated by a fixed per-call cost and are not held to them."],
     )
     if failed:
         print(f"FAIL: targets missed for {', '.join(failed)}")

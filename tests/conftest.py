@@ -14,6 +14,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def exact_float32_on_gpu():
+    """Parity bounds are float32 bounds: TF32 matmuls/convs (on by default for cuDNN) would break them on GPU."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("tiny_models")

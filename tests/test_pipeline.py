@@ -181,9 +181,11 @@ def test_kill_minus_9_then_resume(tmp_path, models):
         if len(finished()) >= 2:
             break
         time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished_before = finished()
+    assert 0 < len(finished_before) < 24  # the kill landed mid-run
     for path in (out / "hubert").rglob("*.npy"):
         np.load(path)  # every visible .npy is complete
     result = subprocess.run(args, capture_output=True, text=True)
