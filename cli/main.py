@@ -6,6 +6,7 @@ import typer
 
 from svcprep import __version__
 from svcprep.cli.align_cmd import align
+from svcprep.cli.dataset_cmds import pitch, stats
 from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
 
@@ -21,6 +22,8 @@ app.command()(align)
 app.command()(mel)
 app.command()(extract)
 app.command()(run)
+app.command()(pitch)
+app.command()(stats)
 
 
 def _version(value: bool) -> None:

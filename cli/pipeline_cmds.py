@@ -131,6 +131,8 @@ def mel(
     corpus: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(None, "--out", "-o", help="Output root; mels go to OUT/mels/<uid>.npy."),
     preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel preset name or YAML path."),
+    energy: bool = typer.Option(False, "--energy", help="Also OUT/energys/<uid>.npy: sqrt(sum(exp(mel)**2)) "
+                                "per frame, Amphion's from_mel."),
     num_workers: int = WORKERS_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
@@ -139,7 +141,7 @@ def mel(
     from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
 
-    _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True,
+    _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True, write_energy=energy,
                         num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite), None)
 
 

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from svcprep.align.grid import FrameGrid
@@ -29,8 +30,14 @@ class MelPreset:
     fmin: float
     fmax: float
     mel_layout: str = "mels_by_frames"
+    resample_length: str = "soxr"  # or "librosa": the audio length Amphion's librosa.load gives
 
     def __post_init__(self) -> None:
+        from svcprep.audio.io import LENGTH_RULES
+
+        if self.resample_length not in LENGTH_RULES:
+            raise ConfigError(f"preset {self.name}: resample_length must be one of {LENGTH_RULES}, "
+                              f"got {self.resample_length!r}")
         if self.mel_layout not in MEL_LAYOUTS:
             raise ConfigError(f"preset {self.name}: mel_layout must be one of {MEL_LAYOUTS}, got {self.mel_layout!r}")
         if self.win_length > self.n_fft:
@@ -51,6 +58,12 @@ class MelPreset:
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples // self.hop_length
+
+    def frame_centre_seconds(self, num_frames: int) -> np.ndarray:
+        """Centre time of each mel frame. The signal is reflect-padded by ``(n_fft - hop) / 2`` on each side and
+        framed with ``center=False``, so frame i spans samples ``[i*hop - pad, i*hop - pad + n_fft)``."""
+        pad = (self.n_fft - self.hop_length) // 2
+        return (np.arange(num_frames) * self.hop_length - pad + self.n_fft / 2) / self.sample_rate
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,7 +87,7 @@ def preset_from_dict(name: str, data: dict[str, Any]) -> MelPreset:
     unknown = sorted(set(data) - fields)
     if unknown:
         raise ConfigError(f"preset {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
-    missing = sorted(fields - set(data) - {"mel_layout"})
+    missing = sorted(fields - set(data) - {"mel_layout", "resample_length"})
     if missing:
         raise ConfigError(f"preset {name}: missing key(s) {', '.join(missing)}")
     return MelPreset(name=name, **data)

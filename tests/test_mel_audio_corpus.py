@@ -7,25 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.amphion_reference import amphion_mel
 from svcprep.audio.io import Audio, resample, resampled_num_samples, to_channels
 from svcprep.audio.mel import MelExtractor, slaney_mel_filters
 from svcprep.errors import AudioLoadError, ConfigError
 from svcprep.pipeline.corpus import check_uid, load_corpus, shard_of
 from svcprep.presets import builtin_preset_names, load_preset
-
-
-def amphion_mel(y, n_fft, n_mels, sample_rate, hop, win, fmin, fmax):
-    """Amphion's utils/mel.py mel_spectrogram, written from REFERENCE.md §2 (filters from transformers)."""
-    from transformers.audio_utils import mel_filter_bank
-
-    basis = torch.from_numpy(mel_filter_bank(num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels,
-                                             min_frequency=fmin, max_frequency=fmax, sampling_rate=sample_rate,
-                                             norm="slaney", mel_scale="slaney").T).float()
-    y = torch.nn.functional.pad(y[None], ((n_fft - hop) // 2, (n_fft - hop) // 2), mode="reflect")[0]
-    spec = torch.stft(y, n_fft, hop_length=hop, win_length=win, window=torch.hann_window(win), center=False,
-                      pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
-    spec = torch.sqrt(torch.view_as_real(spec).pow(2).sum(-1) + 1e-9)
-    return torch.log(torch.clamp(basis @ spec, min=1e-5))
 
 
 @pytest.mark.parametrize("preset_name", ["amphion-svc-24k", "vevo-24k", "nsf-hifigan-44k"])
@@ -66,6 +53,19 @@ def test_preset_unknown_key_lists_valid(tmp_path):
                     "fmin: 0\nfmax: 8000\nhop: 3\n")
     with pytest.raises(ConfigError, match="unknown key.*hop.*valid"):
         load_preset(str(path))
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(100, 200_000), rate=st.sampled_from([16000, 22050, 32000, 44100, 48000, 96000]))
+def test_librosa_length_rule_and_samples_match_librosa_resample(n, rate):
+    """Amphion loads with librosa: soxr_hq, then padded/cut to ceil(n * float ratio); presets may ask for it."""
+    import librosa
+
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.1
+    expected = librosa.resample(x, orig_sr=rate, target_sr=24000, res_type="soxr_hq")
+    got = resample(x, rate, 24000, "librosa")
+    assert len(got) == len(expected) == resampled_num_samples(n, rate, 24000, "librosa")
+    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=150, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,21 @@ def decode(path: Path) -> Audio:
     return Audio(samples, int(sample_rate))
 
 
-def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int) -> int:
-    """Length soxr gives when resampling a whole buffer: ``num_samples * to / from`` rounded half up."""
+LENGTH_RULES = ("soxr", "librosa")
+
+
+def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length_rule: str = "soxr") -> int:
+    """Length after resampling a whole buffer.
+
+    ``soxr``: ``num_samples * to / from`` rounded half up (what soxr returns). ``librosa``: the length
+    ``librosa.load(sr=...)`` / ``librosa.resample`` pad or cut soxr's output to, ``ceil`` of the product with the
+    float ratio ``to / from`` (Amphion loads audio this way: 64801 samples where soxr gives 64800, and 31201 for
+    28665 samples at 22.05 kHz, where the exact ratio gives 31200).
+    """
+    if from_rate == to_rate:
+        return num_samples
+    if length_rule == "librosa":
+        return int(math.ceil(num_samples * (float(to_rate) / from_rate)))
     return (2 * num_samples * to_rate + from_rate) // (2 * from_rate)
 
 
@@ -71,10 +85,19 @@ def to_channels(audio: Audio, channels: int) -> np.ndarray:
     return np.ascontiguousarray(x[:, :channels])
 
 
-def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """soxr high-quality resampling along the first axis (identity when the rates match)."""
+def resample(x: np.ndarray, from_rate: int, to_rate: int, length_rule: str = "soxr") -> np.ndarray:
+    """soxr high-quality resampling along the first axis (identity when the rates match).
+
+    ``length_rule="librosa"`` zero-pads or cuts the result to :func:`resampled_num_samples`'s ``librosa`` length.
+    """
     if from_rate == to_rate:
         return x.astype(np.float32, copy=False)
     import soxr
 
-    return soxr.resample(x, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+    y = soxr.resample(x, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+    if length_rule == "soxr":
+        return y
+    wanted = resampled_num_samples(len(x), from_rate, to_rate, length_rule)
+    if len(y) >= wanted:
+        return y[:wanted]
+    return np.concatenate([y, np.zeros((wanted - len(y), *y.shape[1:]), np.float32)])

@@ -86,3 +86,16 @@ class MelExtractor:
                 magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
                 out[:, first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).numpy()
         return out if p.mel_layout == "mels_by_frames" else out.T.copy()
+
+
+def energy_from_mel(mel: np.ndarray, time_axis: int = 1) -> np.ndarray:
+    """Frame energy from a natural-log mel, Amphion's ``from_mel``: ``sqrt(sum over bins of exp(mel)**2)``.
+
+    Computed with the same torch float32 ops as Amphion; returns ``(T,)`` float32.
+    """
+    import torch
+
+    log_mel = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32))
+    if time_axis == 0:
+        log_mel = log_mel.T
+    return (log_mel.exp() ** 2).sum(0).sqrt().numpy()

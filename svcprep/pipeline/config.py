@@ -20,6 +20,8 @@ import yaml
 
 from svcprep.align.methods import METHODS
 from svcprep.errors import ConfigError
+from svcprep.pipeline.layout import RESERVED_OUTPUTS
+from svcprep.pitch.settings import PitchSettings, pitch_settings_from_dict
 from svcprep.presets import MelPreset, load_preset
 
 SAVE_DTYPES = ("float32", "float16")
@@ -90,6 +92,15 @@ class PipelineConfig:
     keep_native: bool = False
     save_dtype: str = "float32"
     overwrite: bool = False
+    pitch: PitchSettings | None = None  # OUT/pitches + OUT/uvs on the mel grid
+    write_energy: bool = False  # OUT/energys from the mel (Amphion's from_mel)
+    write_stats: bool = False  # dataset statistics once every uid has its mel
+    amphion_fragment: bool = False  # OUT/svcprep_amphion.json
+
+    @property
+    def computes_mel(self) -> bool:
+        """The decode stage computes the mel (to save it, or to derive energy from it)."""
+        return self.write_mels or self.write_energy
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -103,13 +114,20 @@ class PipelineConfig:
         _number("batch_seconds", self.batch_seconds, positive=True)
         _number("num_workers", self.num_workers, integer=True)
         _number("tolerance", self.tolerance, integer=True)
-        for name in ("write_mels", "keep_native", "overwrite"):
+        for name in ("write_mels", "keep_native", "overwrite", "write_energy", "write_stats", "amphion_fragment"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"expected true or false, got {getattr(self, name)!r}", name)
-        if not self.write_mels and not self.extractors:
-            raise ConfigError("nothing to do: no mels and no extractors", "extractors")
+        if self.pitch is not None and not isinstance(self.pitch, PitchSettings):
+            raise ConfigError(f"expected pitch settings, got {self.pitch!r}", "pitch")
+        if not (self.write_mels or self.extractors or self.pitch or self.write_energy):
+            raise ConfigError("nothing to do: no mels, pitch, energy or extractors", "extractors")
+        if self.write_stats and not self.write_mels:
+            raise ConfigError("statistics are computed from the mels of this run: set mels: true", "stats")
+        if self.amphion_fragment and not (self.write_mels and self.pitch and self.write_energy and self.keep_native):
+            raise ConfigError("the Amphion config fragment describes a complete dataset: it needs mels, pitch, "
+                              "energy and keep_native (Amphion aligns native-rate content itself)", "amphion")
         names = [e.out_name for e in self.extractors]
-        reserved = {"mels"} | {f"{n}_native" for n in names}
+        reserved = set(RESERVED_OUTPUTS) | {f"{n}_native" for n in names}
         if len(set(names)) != len(names) or reserved & set(names):
             raise ConfigError(f"two outputs share a directory name: {names}; set feature_name to tell them apart",
                               "extractors")
@@ -121,7 +139,7 @@ class PipelineConfig:
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
 RUN_KEYS = {"corpus", "out", "preset", "mels", "extractors", "device", "dtype", "batch_seconds", "num_workers",
-            "method", "tolerance", "keep_native", "save_dtype"}
+            "method", "tolerance", "keep_native", "save_dtype", "pitch", "energy", "stats", "amphion"}
 EXTRACTOR_KEYS = {"name", "model", "options", "feature_name"}
 
 
@@ -178,6 +196,10 @@ def pipeline_config_from_dict(data: dict[str, Any], base: Path, **overrides: Any
         "preset": load_preset(str(data.get("preset", "amphion-svc-24k"))),
         "write_mels": data.get("mels", True),
         "extractors": tuple(extractors),
+        "pitch": pitch_settings_from_dict(data["pitch"]) if data.get("pitch") else None,
+        "write_energy": data.get("energy", False),
+        "write_stats": data.get("stats", False),
+        "amphion_fragment": data.get("amphion", False),
     }
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     values.update({k: data[k] for k in RUN_KEYS & fields if k in data and k not in values})

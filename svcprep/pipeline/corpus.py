@@ -15,8 +15,13 @@ from svcprep.errors import ConfigError
 
 @dataclass(frozen=True)
 class CorpusEntry:
+    """``dataset`` and ``singer`` name Amphion's keys (``"<dataset>_<singer>"``): from the Amphion json; for an
+    audio dir, the dir's name and the uid's first path component; for a manifest, its optional columns."""
+
     uid: str
     path: Path
+    singer: str = ""
+    dataset: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,9 @@ def _from_directory(root: Path) -> list[CorpusEntry]:
         # A broken symlink is kept: it fails at decode and is reported, never silently skipped.
         if (path.is_file() or path.is_symlink() and not path.exists()) and path.suffix.lower() in AUDIO_EXTENSIONS \
                 and not path.name.startswith("."):
-            uid = path.relative_to(root).with_suffix("").as_posix()
-            entries.append(CorpusEntry(check_uid(uid, str(root)), path))
+            uid = check_uid(path.relative_to(root).with_suffix("").as_posix(), str(root))
+            singer = uid.split("/", 1)[0] if "/" in uid else root.name
+            entries.append(CorpusEntry(uid, path, singer, root.name))
     return entries
 
 
@@ -87,7 +93,8 @@ def _from_amphion(root: Path) -> list[CorpusEntry]:
             if not isinstance(item, dict) or "Uid" not in item or "Path" not in item:
                 raise ConfigError(f"{path}: entry {i} lacks 'Uid' or 'Path'")
             source = f"{path}: entry {i}"
-            entries.append(CorpusEntry(check_uid(item["Uid"], source), _audio_path(item["Path"], root, source)))
+            entries.append(CorpusEntry(check_uid(item["Uid"], source), _audio_path(item["Path"], root, source),
+                                       str(item.get("Singer", root.name)), str(item.get("Dataset", root.name))))
     return entries
 
 
@@ -108,7 +115,8 @@ def _from_manifest(path: Path) -> list[CorpusEntry]:
         if not isinstance(row, dict) or not row.get("uid") or not row.get("path"):
             raise ConfigError(f"{path}: row {n} needs 'uid' and 'path'")
         source = f"{path}:{n}"
-        entries.append(CorpusEntry(check_uid(row["uid"], source), _audio_path(row["path"], path.parent, source)))
+        entries.append(CorpusEntry(check_uid(row["uid"], source), _audio_path(row["path"], path.parent, source),
+                                   str(row.get("singer") or path.stem), str(row.get("dataset") or path.stem)))
     return entries
 
 

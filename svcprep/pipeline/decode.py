@@ -1,4 +1,5 @@
-"""Decode stage: each file is decoded once, in DataLoader workers, and resampled once per needed rate."""
+"""Decode stage, in DataLoader workers: each file is decoded once and resampled once per needed rate; the mel,
+its energy and the pitch (CPU work) are computed here too, beside the models in the main process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from svcprep.audio.io import decode, resample, resampled_num_samples, to_channels
 from svcprep.errors import SvcprepError
 from svcprep.pipeline.corpus import CorpusEntry
+from svcprep.pitch.settings import PitchSettings
 from svcprep.presets import MelPreset
 
 Layout = tuple[int, int]  # (sample_rate, channels)
@@ -23,7 +25,10 @@ class DecodedClip:
     audio: dict[Layout, np.ndarray] = field(default_factory=dict)
     mel: np.ndarray | None = None
     mel_frames: int = 0
-    error: tuple[str, str] | None = None  # (stage, reason)
+    energy: np.ndarray | None = None
+    pitch: np.ndarray | None = None
+    error: tuple[str, str] | None = None  # (stage, reason): the clip is lost
+    pitch_error: str | None = None  # only the pitch is lost
 
 
 def make_batches(entries: list[tuple[CorpusEntry, float]], batch_seconds: float) -> list[list[CorpusEntry]]:
@@ -46,10 +51,12 @@ class DecodeDataset:
     """Map-style dataset: item ``i`` is batch ``i`` decoded into :class:`DecodedClip` objects."""
 
     def __init__(self, batches: list[list[CorpusEntry]], layouts: set[Layout], preset: MelPreset,
-                 compute_mel: bool, mel_frames: dict[str, int]) -> None:
-        """``mel_frames``: frame counts of mels already on disk (the alignment target when not computing)."""
+                 compute_mel: bool, mel_frames: dict[str, int], pitch: PitchSettings | None = None,
+                 compute_energy: bool = False) -> None:
+        """``mel_frames``: frame counts of mels already on disk (the target length when not computing)."""
         self.batches, self.layouts, self.preset = batches, sorted(layouts), preset
-        self.compute_mel, self.mel_frames = compute_mel, mel_frames
+        self.compute_mel, self.mel_frames = compute_mel or compute_energy, mel_frames
+        self.pitch, self.compute_energy = pitch, compute_energy
         self._mel = None
 
     def __len__(self) -> int:
@@ -80,22 +87,36 @@ class DecodeDataset:
                     mono_cache[rate] = x
             stage = "mel"
             p = self.preset
+            wav = mono_cache.get(p.sample_rate) if p.resample_length == "soxr" else None
+            if wav is None and (self.compute_mel or self.pitch):
+                wav = resample(to_channels(audio, 1), audio.sample_rate, p.sample_rate, p.resample_length)
             if self.compute_mel:
-                wav = mono_cache.get(p.sample_rate)
-                if wav is None:
-                    wav = resample(to_channels(audio, 1), audio.sample_rate, p.sample_rate)
                 clip.mel = self._mel_extractor()(wav)
                 clip.mel_frames = clip.mel.shape[p.time_axis]
+                if self.compute_energy:
+                    from svcprep.audio.mel import energy_from_mel
+
+                    clip.energy = energy_from_mel(clip.mel, p.time_axis)
+            elif entry.uid in self.mel_frames:
+                clip.mel_frames = self.mel_frames[entry.uid]
             else:
-                if entry.uid in self.mel_frames:
-                    clip.mel_frames = self.mel_frames[entry.uid]
-                else:
-                    clip.mel_frames = p.num_frames(resampled_num_samples(audio.num_samples, audio.sample_rate,
-                                                                         p.sample_rate))
+                clip.mel_frames = p.num_frames(resampled_num_samples(audio.num_samples, audio.sample_rate,
+                                                                     p.sample_rate, p.resample_length))
+            if self.pitch is not None:
+                self._add_pitch(clip, wav)
         except (SvcprepError, OSError, ValueError, RuntimeError) as exc:
             clip.error = (stage, str(exc))
             clip.audio.clear()
         return clip
+
+
+    def _add_pitch(self, clip: DecodedClip, wav: np.ndarray) -> None:
+        from svcprep.pitch.tracking import pitch_on_mel_grid
+
+        try:
+            clip.pitch = pitch_on_mel_grid(wav, self.preset, clip.mel_frames, self.pitch)
+        except (SvcprepError, RuntimeError, ValueError) as exc:  # parselmouth raises PraatError (RuntimeError)
+            clip.pitch_error = str(exc)
 
 
 def keep_batch(batch: list[DecodedClip]) -> list[DecodedClip]:

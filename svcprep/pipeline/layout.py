@@ -4,6 +4,13 @@ Feature dirs hold only ``<uid>.npy`` files, so that tools which count the files 
 whether to re-extract a feature that way) see exactly one file per utterance. Bookkeeping lives apart::
 
     OUT/mels/<uid>.npy                     (n_mels, T) or (T, n_mels), as the preset says
+    OUT/pitches/<uid>.npy                  (T,) F0 in Hz, 0 = unvoiced (one done-list with uvs/)
+    OUT/uvs/<uid>.npy                      (T,) bool, True = voiced (Amphion's convention)
+    OUT/energys/<uid>.npy                  (T,) from the mel (Amphion's from_mel)
+    OUT/pitches/statistics.json            per-singer F0 statistics (Amphion's file and format)
+    OUT/mel_min_max_stats/mel_{min,max}.npy  per-bin extrema over every uid
+    OUT/singers.json, OUT/utt2singer       Amphion's singer table and utterance map (when absent)
+    OUT/svcprep_amphion.json               config fragment to merge over an Amphion exp_config
     OUT/<feature>/<uid>.npy                (T_mel, D), aligned to the mel frame count
     OUT/<feature>_native/<uid>.npy         (T_native, D), with --keep-native
     OUT/_failures.jsonl                    one record per (uid, stage, output): path, reason
@@ -21,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MELS = "mels"
+PITCHES = "pitches"
+UVS = "uvs"
+ENERGYS = "energys"
+MEL_STATS = "mel_min_max_stats"
 BOOKKEEPING = ".svcprep"
+RESERVED_OUTPUTS = (MELS, PITCHES, UVS, ENERGYS, MEL_STATS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,25 @@ class OutputLayout:
     @staticmethod
     def native_name(feature: str) -> str:
         return f"{feature}_native"
+
+    @property
+    def pitch_statistics(self) -> Path:
+        return self.root / PITCHES / "statistics.json"
+
+    def mel_extremum(self, which: str) -> Path:
+        return self.root / MEL_STATS / f"mel_{which}.npy"
+
+    @property
+    def singers(self) -> Path:
+        return self.root / "singers.json"
+
+    @property
+    def utt2singer(self) -> Path:
+        return self.root / "utt2singer"
+
+    @property
+    def amphion_fragment(self) -> Path:
+        return self.root / "svcprep_amphion.json"
 
     @property
     def failure_log(self) -> Path:

@@ -25,7 +25,7 @@ from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
 from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
 from svcprep.pipeline.corpus import CorpusEntry, load_corpus, shard_of
 from svcprep.pipeline.decode import DecodeDataset, DecodedClip, keep_batch, make_batches
-from svcprep.pipeline.layout import MELS, OutputLayout
+from svcprep.pipeline.layout import ENERGYS, MELS, PITCHES, UVS, OutputLayout
 from svcprep.pipeline.provenance import DoneList, open_output, read_meta
 from svcprep.pipeline.storage import FailureLog, read_npy_shape, remove_stale_temp_files
 from svcprep.pipeline.summary import RunSummary
@@ -152,8 +152,9 @@ class Pipeline:
             raise ConfigError(
                 f"{self.layout.output_dir(MELS)} was made with preset {theirs.get('name')!r} "
                 f"({theirs.get('sample_rate')} Hz, hop {theirs.get('hop_length')}); this run uses "
-                f"{ours['name']!r} ({ours['sample_rate']} Hz, hop {ours['hop_length']}): pass -p {theirs.get('name')}",
-                "preset")
+                f"{ours['name']!r} ({ours['sample_rate']} Hz, hop {ours['hop_length']}), differing in "
+                f"{', '.join(differing)}: pass the preset the mels were made with, or redo the mels "
+                "(svcprep mel --overwrite)", "preset")
 
     def _resolve_extractors(self) -> list:
         """Model paths, options and specs from config files: no model loads, nothing is written."""
@@ -187,9 +188,19 @@ class Pipeline:
             features.append(_Feature(ec, resolved, self._open(ec.out_name, meta), native))
         return features
 
-    def _mel_output(self) -> _Output:
-        p = self.config.preset
-        return self._open(MELS, {"preset": p.to_dict(), "layout": "(n_mels, T)" if p.time_axis == 1 else "(T, n_mels)"})
+    def _frame_outputs(self) -> dict[str, _Output]:
+        """Outputs with one value per mel frame, computed in the decode stage: mels, energys, pitches (+ uvs)."""
+        c, p = self.config, self.config.preset
+        outputs = {}
+        if c.write_mels:
+            outputs[MELS] = self._open(MELS, {"preset": p.to_dict(),
+                                              "layout": "(n_mels, T)" if p.time_axis == 1 else "(T, n_mels)"})
+        if c.write_energy:
+            outputs[ENERGYS] = self._open(ENERGYS, {"preset": p.to_dict(), "formula": "sqrt(sum(exp(mel)**2))"})
+        if c.pitch is not None:
+            outputs[PITCHES] = self._open(PITCHES, {"preset": p.to_dict(), "pitch": c.pitch.to_dict(),
+                                                    "files": [PITCHES, UVS]})
+        return outputs
 
     def _fail(self, uid: str, path: Path, stage: str, reason: str, feature: str | None = None) -> None:
         record = {"uid": uid, "path": str(path), "stage": stage, "reason": reason}
@@ -203,6 +214,10 @@ class Pipeline:
         started = time.monotonic()
         c = self.config
         _check_device(c.device)
+        if c.pitch is not None:
+            from svcprep.pitch.settings import check_backend
+
+            check_backend(c.pitch.method)
         resolved = self._resolve_extractors()
         if not c.write_mels:
             self._check_mel_grid()
@@ -211,11 +226,11 @@ class Pipeline:
         k, n = c.shard
         entries = [e for e in self.corpus.entries if n == 1 or shard_of(e.uid, n) == k]
         features = self._prepare_features(resolved)
-        mel_output = self._mel_output() if c.write_mels else None
+        frame_outputs = self._frame_outputs()
         summary = RunSummary(out=self.out)
         pending: list[tuple[CorpusEntry, float]] = []
         for entry in entries:
-            if (mel_output is None or entry.uid in mel_output.done) and all(f.is_done(entry.uid) for f in features):
+            if all(entry.uid in o.done for o in frame_outputs.values()) and all(f.is_done(entry.uid) for f in features):
                 summary.skipped += 1
                 continue
             try:
@@ -223,33 +238,70 @@ class Pipeline:
             except SvcprepError as exc:
                 self._fail(entry.uid, entry.path, "decode", str(exc))
         if pending:
-            self._run_pending(pending, mel_output, features, summary)
+            self._run_pending(pending, frame_outputs, features, summary)
         # Keep a failure only while its uid is in the corpus and has not succeeded since.
         resolved = {e.uid for e in entries} - self.failed_uids
         in_corpus = {e.uid for e in self.corpus.entries}
         self.failures.compact(lambda record: record.get("uid") in resolved or record.get("uid") not in in_corpus)
         summary.failed = len(self.failed_uids)
         summary.done = len(pending) - len(self.failed_uids & {e.uid for e, _ in pending})
+        if c.write_stats:
+            summary.notes.append(self._statistics())
+        if c.amphion_fragment:
+            summary.notes.append(self._write_amphion_fragment(features))
         summary.wall_seconds = time.monotonic() - started
         summary.model_seconds = self.model_seconds
         return summary
 
-    def _run_pending(self, pending: list[tuple[CorpusEntry, float]], mel_output: _Output | None,
+    def _statistics(self) -> str:
+        """Dataset statistics once every uid of the corpus has its mel (all shards finished)."""
+        from svcprep.pipeline.stats import write_dataset_statistics
+
+        missing = [e.uid for e in self.corpus.entries if not self.layout.file(MELS, e.uid).is_file()]
+        if missing and not set(missing) <= self.failed_uids:
+            return (f"statistics: {len(missing)} utterance(s) have no mel yet (other shards still running?); "
+                    f"run `svcprep stats {self.out}` when every shard is done")
+        return write_dataset_statistics(self.out, self.corpus, self.config.preset,
+                                        pitch=self.config.pitch is not None).describe()
+
+    def _write_amphion_fragment(self, features: list[_Feature]) -> str:
+        import json
+
+        from svcprep.pipeline.amphion_config import CONTENT_KEYS, amphion_fragment
+        from svcprep.pipeline.storage import atomic_write_text
+
+        content, skipped = {}, []
+        for feature in features:
+            name = feature.config.out_name
+            if name in CONTENT_KEYS and feature.native is not None:
+                spec = feature.spec
+                content[name] = (feature.native.name, spec.hop_length, spec.sample_rate, spec.dim)
+            else:
+                skipped.append(name)
+        fragment = amphion_fragment(self.layout, self.config.preset, self.config.pitch, content)
+        atomic_write_text(self.layout.amphion_fragment, json.dumps(fragment, indent=4) + "\n", self.layout.temp_dir)
+        note = f"Amphion config fragment: {self.layout.amphion_fragment} (merge it over your exp_config)"
+        if skipped:
+            note += f"; not in it (no Amphion key): {', '.join(skipped)}"
+        return note
+
+    def _run_pending(self, pending: list[tuple[CorpusEntry, float]], frame_outputs: dict[str, _Output],
                      features: list[_Feature], summary: RunSummary) -> None:
         c = self.config
         setup_started = time.monotonic()
         for feature in features:
             feature.extractor = feature.resolved.load()
         layouts = {(f.spec.sample_rate, f.spec.channels) for f in features}
-        mel_frames = {} if c.write_mels else self._existing_mel_frames([e.uid for e, _ in pending])
-        dataset = DecodeDataset(make_batches(pending, c.batch_seconds), layouts, c.preset, c.write_mels, mel_frames)
+        mel_frames = {} if c.computes_mel else self._existing_mel_frames([e.uid for e, _ in pending])
+        dataset = DecodeDataset(make_batches(pending, c.batch_seconds), layouts, c.preset, c.write_mels, mel_frames,
+                                pitch=c.pitch, compute_energy=c.write_energy)
         writer = BackgroundWriter(lambda uid, path, reason: self._fail(uid, path, "write", reason),
                                   temp_dir=self.layout.temp_dir)
         progress = _Progress(sum(s for _, s in pending))
         summary.setup_seconds = time.monotonic() - setup_started
         try:
             for batch in self._batches(dataset):
-                self._process(batch, mel_output, features, writer)
+                self._process(batch, frame_outputs, features, writer)
                 seconds = sum(clip.seconds for clip in batch)
                 summary.audio_seconds += seconds
                 progress.update(seconds)
@@ -280,7 +332,7 @@ class Pipeline:
                                              worker_init_fn=decode_worker_init)
         yield from loader
 
-    def _process(self, batch: list[DecodedClip], mel_output: _Output | None, features: list[_Feature],
+    def _process(self, batch: list[DecodedClip], frame_outputs: dict[str, _Output], features: list[_Feature],
                  writer: BackgroundWriter) -> None:
         c = self.config
         good = []
@@ -289,11 +341,8 @@ class Pipeline:
                 self._fail(clip.uid, clip.path, *clip.error)
             else:
                 good.append(clip)
-        if mel_output is not None:
-            for clip in good:
-                if clip.uid not in mel_output.done:
-                    writer.submit(WriteJob(clip.uid, [(self.layout.file(MELS, clip.uid), clip.mel)],
-                                           mel_output.done_list))
+        for clip in good:
+            self._write_frame_outputs(clip, frame_outputs, writer)
         for feature in features:
             spec = feature.spec
             todo = [clip for clip in good if not feature.is_done(clip.uid)]
@@ -324,6 +373,18 @@ class Pipeline:
                 if feature.native is not None and clip.uid not in feature.native.done:
                     writer.submit(WriteJob(clip.uid, [(self.layout.file(feature.native.name, clip.uid),
                                                        self._to_save_dtype(native))], feature.native.done_list))
+
+    def _write_frame_outputs(self, clip: DecodedClip, outputs: dict[str, _Output], writer: BackgroundWriter) -> None:
+        files = {MELS: lambda: [(MELS, clip.mel)], ENERGYS: lambda: [(ENERGYS, clip.energy)],
+                 PITCHES: lambda: [(PITCHES, clip.pitch), (UVS, clip.pitch != 0)]}
+        for name, output in outputs.items():
+            if clip.uid in output.done:
+                continue
+            if name == PITCHES and clip.pitch_error:
+                self._fail(clip.uid, clip.path, "pitch", clip.pitch_error, PITCHES)
+                continue
+            arrays = [(self.layout.file(kind, clip.uid), array) for kind, array in files[name]()]
+            writer.submit(WriteJob(clip.uid, arrays, output.done_list))
 
     def _extract(self, feature: _Feature, clips: list[DecodedClip], waves: list[np.ndarray]) -> list[np.ndarray | None]:
         """Features per clip; if the batch fails, clips run one by one so only the bad one is lost."""

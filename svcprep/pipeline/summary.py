@@ -17,6 +17,7 @@ class RunSummary:
     setup_seconds: float = 0.0  # model loading, batching
     model_seconds: float = 0.0  # inside the extractors' forward passes
     out: Path | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. the statistics written at the end
 
     @property
     def exit_code(self) -> int:
@@ -25,4 +26,5 @@ class RunSummary:
     def describe(self) -> str:
         rate = self.audio_seconds / self.wall_seconds if self.wall_seconds else 0.0
         return (f"done {self.done}, skipped {self.skipped} (already done), failed {self.failed}; "
-                f"{self.audio_seconds / 3600:.3f} h of audio in {self.wall_seconds:.1f} s ({rate:.1f}× real time)")
+                f"{self.audio_seconds / 3600:.3f} h of audio in {self.wall_seconds:.1f} s ({rate:.1f}× real time)"
+                + "".join(f"\n{note}" for note in self.notes))
