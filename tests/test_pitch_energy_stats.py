@@ -17,6 +17,7 @@ from bench.amphion_reference import (
     amphion_pitch_statistics,
 )
 from svcprep.cli.main import app
+from svcprep.demo.synthetic import known_f0, known_pitch_clip, known_voicing
 from svcprep.pitch.settings import PitchSettings
 from svcprep.pitch.tracking import pitch_on_mel_grid
 from svcprep.presets import load_preset
@@ -28,21 +29,15 @@ AWAY_SECONDS = 0.06  # frames this close to a voicing change are not scored for 
 
 
 def true_f0(t):
-    """A 220 → 330 Hz glide over 1 s, with 5.5 Hz ±100 cents vibrato throughout."""
-    glide = 220.0 * 2 ** (np.clip((t - 0.2) / 1.0, 0, 1) * 7 / 12)
-    return glide * 2 ** (100 * np.sin(2 * np.pi * 5.5 * t) / 1200)
+    return known_f0(t)
 
 
 def voiced_at(t):
-    return ~np.any([(t > a) & (t < b) for a, b in GAPS_SECONDS], axis=0)
+    return known_voicing(t, GAPS_SECONDS)
 
 
 def sung_clip(sample_rate, seconds=3.0, seed=0):
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    phase = 2 * np.pi * np.cumsum(true_f0(t)) / sample_rate
-    harmonics = sum(np.sin(k * phase) * (0.6 / k) for k in range(1, 8))
-    noise = 1e-4 * np.random.default_rng(seed).standard_normal(len(t))
-    return (0.3 * harmonics * voiced_at(t) + noise).astype(np.float32)
+    return known_pitch_clip(sample_rate, seconds, tuple(g for g in GAPS_SECONDS if g[0] < seconds), seed)
 
 
 def scored(centres):

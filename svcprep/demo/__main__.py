@@ -40,6 +40,8 @@ def build(out: Path) -> Path:
     tiny_models.save_encodec(models / "encodec_24khz")
     config = {
         "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True, "num_workers": 2,
+        "energy": True, "pitch": {"method": "parselmouth", "grid": "exact"}, "stats": True, "keep_native": True,
+        "amphion": True,
         "extractors": [
             {"name": "whisper", "model": "models/whisper"},
             {"name": "contentvec", "model": "models/contentvec_fairseq.pt", "options": {"layer": 2, "proj": True}},
@@ -86,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     config = pipeline_config_from_dict(data, base)
     summary = run_pipeline(config)
     print(summary.describe())
-    features = [e.out_name for e in config.extractors]
+    features = [e.out_name for e in config.extractors] + ["pitches", "uvs", "energys"]
     checked = check(config.out, features, config.preset.time_axis)
-    print(f"checked {checked} feature files: row counts equal the mel frame counts for every uid")
+    print(f"checked {checked} files: row counts equal the mel frame counts for every uid")
     print(f"outputs: {config.out}/{{mels,{','.join(features)}}}/<uid>.npy   (run config: {config_path})")
     return summary.exit_code
 
