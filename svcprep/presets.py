@@ -66,7 +66,12 @@ class MelPreset:
         return (np.arange(num_frames) * self.hop_length - pad + self.n_fft / 2) / self.sample_rate
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every field; ``resample_length`` only when not the default, so that outputs recorded before it
+        existed (soxr lengths) still compare equal."""
+        data = dataclasses.asdict(self)
+        if data["resample_length"] == "soxr":
+            del data["resample_length"]
+        return data
 
 
 def builtin_preset_names() -> list[str]:

@@ -218,3 +218,24 @@ def test_missing_pitch_package_names_the_extra(tmp_path, monkeypatch, amphion_da
     result = CliRunner().invoke(app, ["pitch", str(amphion_dataset[0]), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "svcprep[pitch]" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("kind", ["directory", "manifest"])
+def test_singers_of_audio_dirs_and_manifests(tmp_path, kind):
+    """Audio dir: the first path component is the singer; manifest: its optional singer/dataset columns."""
+    corpus = tmp_path / "choir"
+    for singer in ("alto", "bass"):
+        (corpus / singer).mkdir(parents=True)
+        sf.write(corpus / singer / "a.wav", sung_clip(24000, seconds=0.5), 24000)
+    source = corpus
+    if kind == "manifest":
+        source = tmp_path / "list.csv"
+        source.write_text("uid,path,singer,dataset\n" + "".join(
+            f"{s}_a,{corpus / s / 'a.wav'},{s.upper()},choir\n" for s in ("alto", "bass")))
+    out = tmp_path / "out"
+    run_cli("mel", source, "--out", out, "--num-workers", "0")
+    run_cli("stats", out, "--corpus", source)
+    singers = json.loads((out / "singers.json").read_text())
+    expected = ["choir_alto", "choir_bass"] if kind == "directory" else ["choir_ALTO", "choir_BASS"]
+    assert singers == {key: i for i, key in enumerate(expected)}
+    assert not (out / "pitches").exists()  # no pitch was computed: no pitch statistics
