@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install demo test test-slow bench lint clean
+.PHONY: install demo test test-slow bench bench-gpu lint clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,9 @@ test-slow: install
 
 bench: install
 	$(PY) bench/run_all.py
+
+bench-gpu: install
+	$(PY) bench/bench_gpu.py
 
 lint: install
 	$(VENV)/bin/ruff check svcprep cli extractors align tests bench

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = sorted(p for p in (ROOT / "bench").glob("bench_*.py"))
+GPU_ONLY = {"bench_gpu.py"}  # make bench-gpu
+BENCHES = sorted(p for p in (ROOT / "bench").glob("bench_*.py") if p.name not in GPU_ONLY)
 
 
 def main() -> int:

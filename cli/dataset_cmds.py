@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from svcprep.cli.common import reports_errors
-from svcprep.cli.pipeline_cmds import CORPUS_HELP, OVERWRITE_OPT, SHARD_OPT, WORKERS_OPT, _run, parse_shard
+from svcprep.cli.pipeline_cmds import (
+    CORPUS_HELP,
+    OVERWRITE_OPT,
+    PROFILE_OPT,
+    SHARD_OPT,
+    WORKERS_OPT,
+    _run,
+    parse_shard,
+)
 from svcprep.errors import ConfigError
 
 
@@ -21,9 +29,10 @@ def pitch(
     f0_max: float = typer.Option(1100.0, "--f0-max", help="Highest F0 searched, Hz."),
     grid: str = typer.Option("exact", "--grid", help="exact: F0 at each mel frame's centre. amphion: Amphion's "
                              "own frames, end-padded/cut to the mel length (matches an existing Amphion dataset)."),
-    num_workers: int = WORKERS_OPT,
+    num_workers: int | None = WORKERS_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
+    profile: bool = PROFILE_OPT,
 ) -> None:
     """F0 in Hz (0 = unvoiced, float32) and voicing (bool, True = voiced), one value per mel frame.
 
@@ -36,7 +45,7 @@ def pitch(
 
     settings = PitchSettings(method=method, f0_min=f0_min, f0_max=f0_max, grid=grid)
     _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, pitch=settings,
-                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite), None)
+                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile), None)
 
 
 @reports_errors

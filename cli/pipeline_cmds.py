@@ -123,7 +123,11 @@ def _run(config, devices: str | None) -> None:
 
 SHARD_OPT = typer.Option("0/1", "--shard", help="Process shard K of N (K from 0; stable hash of the uid).")
 OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Redo outputs made with other settings.")
-WORKERS_OPT = typer.Option(2, "--num-workers", min=0, help="Decode worker processes (0: decode in-process).")
+WORKERS_OPT = typer.Option(None, "--num-workers", min=0, help="Decode worker processes (0: decode in-process). "
+                           "Default by device: CPU with a model 0 (the model takes every core), GPU or no model: "
+                           "the cores but one (at most 8).")
+PROFILE_OPT = typer.Option(False, "--profile", help="Print where the wall time went (scan, decode, resample, mel, "
+                           "pitch, model, align, write, waiting for input).")
 
 
 @reports_errors
@@ -133,16 +137,17 @@ def mel(
     preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel preset name or YAML path."),
     energy: bool = typer.Option(False, "--energy", help="Also OUT/energys/<uid>.npy: sqrt(sum(exp(mel)**2)) "
                                 "per frame, Amphion's from_mel."),
-    num_workers: int = WORKERS_OPT,
+    num_workers: int | None = WORKERS_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
+    profile: bool = PROFILE_OPT,
 ) -> None:
     """Compute Amphion-compatible log-mels (any input rate/channels: downmixed, resampled with soxr)."""
     from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
 
     _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True, write_energy=energy,
-                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite), None)
+                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile), None)
 
 
 @reports_errors
@@ -156,8 +161,9 @@ def extract(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
     dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16."),
-    batch_seconds: float = typer.Option(120.0, "--batch-seconds", help="Audio seconds per model batch."),
-    num_workers: int = WORKERS_OPT,
+    batch_seconds: float = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch. Default by "
+                                        "device: CPU one file per call; GPU as much as half the free memory holds."),
+    num_workers: int | None = WORKERS_OPT,
     method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
     tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),
     shard: str = SHARD_OPT,
@@ -165,6 +171,7 @@ def extract(
     save_dtype: str = typer.Option("float32", "--save-dtype", help="float32 or float16 on disk."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code (MERT)."),
     overwrite: bool = OVERWRITE_OPT,
+    profile: bool = PROFILE_OPT,
 ) -> None:
     """Extract content features and align them to the mel frame count of each file.
 
@@ -180,7 +187,7 @@ def extract(
         corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, extractors=tuple(configs),
         device=device, dtype=dtype, batch_seconds=batch_seconds, num_workers=num_workers, method=method,
         tolerance=tolerance, shard=parse_shard(shard), keep_native=keep_native, save_dtype=save_dtype,
-        overwrite=overwrite,
+        overwrite=overwrite, profile=profile,
     )
     _run(config, devices)
 
@@ -196,6 +203,7 @@ def run(
     devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
+    profile: bool = PROFILE_OPT,
 ) -> None:
     """Mels and every configured extractor in one pass over the corpus (YAML: corpus, out, preset, extractors)."""
     from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
@@ -215,7 +223,8 @@ def run(
             item["options"] = {**(item.get("options") or {}), **options[item["name"]]}
     try:
         pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
-                                                    shard=parse_shard(shard), overwrite=overwrite or None)
+                                                    shard=parse_shard(shard), overwrite=overwrite or None,
+                                                    profile=profile or None)
     except ConfigError as exc:
         if exc.parameter is None:
             raise

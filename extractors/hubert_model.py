@@ -25,22 +25,22 @@ from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtyp
 from svcprep.extractors.spec import ExtractorSpec
 
 
-def masked_group_norm(x: torch.Tensor, num_valid: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
-    """GroupNorm of ``x`` ``(B, C, T)`` with statistics over each row's first ``num_valid[b]`` frames.
+def masked_group_norm(x: torch.Tensor, num_valid: list[int], norm: nn.GroupNorm) -> torch.Tensor:
+    """GroupNorm of ``x`` ``(B, C, T)`` with statistics over each row's first ``num_valid[b]`` frames only.
 
-    Frames past ``num_valid`` are normalised with the same statistics (they are never read later).
+    One fused ``group_norm`` per row on its valid frames (in float32; one call for the whole batch when nothing
+    is padded); frames past ``num_valid`` are zero, and no later layer reads them for a valid frame.
     """
-    batch, channels, frames = x.shape
-    groups = norm.num_groups
-    h = x.float().reshape(batch, groups, channels // groups, frames)
-    mask = (torch.arange(frames, device=x.device)[None, :] < num_valid[:, None]).to(h.dtype)[:, None, None, :]
-    count = (num_valid.to(h.dtype) * (channels // groups))[:, None, None, None]
-    mean = (h * mask).sum(dim=(2, 3), keepdim=True) / count
-    var = (((h - mean) * mask) ** 2).sum(dim=(2, 3), keepdim=True) / count
-    h = ((h - mean) / torch.sqrt(var + norm.eps)).reshape(batch, channels, frames)
-    if norm.affine:
-        h = h * norm.weight.float()[None, :, None] + norm.bias.float()[None, :, None]
-    return h.to(x.dtype)
+    weight = norm.weight.float() if norm.affine else None
+    bias = norm.bias.float() if norm.affine else None
+    if all(n == x.shape[-1] for n in num_valid):
+        return nn.functional.group_norm(x.float(), norm.num_groups, weight, bias, norm.eps).to(x.dtype)
+    out = torch.zeros_like(x)
+    for row, n in enumerate(num_valid):
+        if n > 0:
+            normed = nn.functional.group_norm(x[row : row + 1, :, :n].float(), norm.num_groups, weight, bias, norm.eps)
+            out[row, :, :n] = normed[0].to(x.dtype)
+    return out
 
 
 class HubertLikeExtractor(BatchExtractor):
@@ -88,7 +88,7 @@ class HubertLikeExtractor(BatchExtractor):
             norm = getattr(conv_layer, "layer_norm", None)
             if isinstance(norm, nn.GroupNorm):
                 h = conv_layer.conv(h)
-                h = masked_group_norm(h, torch.tensor(valid, device=h.device), norm)
+                h = masked_group_norm(h, valid, norm)
                 h = conv_layer.activation(h)
             else:
                 h = conv_layer(h)
@@ -100,7 +100,10 @@ class HubertLikeExtractor(BatchExtractor):
         if isinstance(hidden, tuple):  # wav2vec2 / WavLM also return the pre-projection features
             hidden = hidden[0]
         steps = hidden.shape[1]
-        mask = torch.arange(steps, device=hidden.device)[None, :] < torch.tensor(frames, device=hidden.device)[:, None]
+        mask = None  # every row full length (e.g. one clip): no mask, the encoder's fastest attention path
+        if min(frames) < steps:
+            valid = torch.tensor(frames, device=hidden.device)
+            mask = torch.arange(steps, device=hidden.device)[None, :] < valid[:, None]
         self._captured = None
         out = self.model.encoder(hidden, attention_mask=mask)
         h = out[0] if self.layer == "final" else self._captured

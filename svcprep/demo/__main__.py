@@ -39,7 +39,7 @@ def build(out: Path) -> Path:
     tiny_models.save_fairseq_contentvec(models / "contentvec_fairseq.pt")
     tiny_models.save_encodec(models / "encodec_24khz")
     config = {
-        "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True, "num_workers": 2,
+        "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True,
         "energy": True, "pitch": {"method": "parselmouth", "grid": "exact"}, "stats": True, "keep_native": True,
         "amphion": True,
         "extractors": [

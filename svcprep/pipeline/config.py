@@ -84,8 +84,8 @@ class PipelineConfig:
     extractors: tuple[ExtractorConfig, ...] = ()
     device: str = "auto"
     dtype: str = "float32"
-    batch_seconds: float = 120.0
-    num_workers: int = 2
+    batch_seconds: float | None = None  # None: by device (see svcprep.pipeline.device_defaults)
+    num_workers: int | None = None  # None: by device
     method: str = "area"
     tolerance: int = 4
     shard: tuple[int, int] = (0, 1)
@@ -96,6 +96,7 @@ class PipelineConfig:
     write_energy: bool = False  # OUT/energys from the mel (Amphion's from_mel)
     write_stats: bool = False  # dataset statistics once every uid has its mel
     amphion_fragment: bool = False  # OUT/svcprep_amphion.json
+    profile: bool = False  # print where the wall time went
 
     @property
     def computes_mel(self) -> bool:
@@ -111,10 +112,13 @@ class PipelineConfig:
         _choice("method", self.method, METHODS)
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"expected auto, cpu, cuda or cuda:N, got {self.device!r}", "device")
-        _number("batch_seconds", self.batch_seconds, positive=True)
-        _number("num_workers", self.num_workers, integer=True)
+        if self.batch_seconds is not None:
+            _number("batch_seconds", self.batch_seconds, positive=True)
+        if self.num_workers is not None:
+            _number("num_workers", self.num_workers, integer=True)
         _number("tolerance", self.tolerance, integer=True)
-        for name in ("write_mels", "keep_native", "overwrite", "write_energy", "write_stats", "amphion_fragment"):
+        for name in ("write_mels", "keep_native", "overwrite", "write_energy", "write_stats", "amphion_fragment",
+                     "profile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"expected true or false, got {getattr(self, name)!r}", name)
         if self.pitch is not None and not isinstance(self.pitch, PitchSettings):

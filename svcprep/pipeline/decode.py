@@ -3,6 +3,7 @@ its energy and the pitch (CPU work) are computed here too, beside the models in 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class DecodedClip:
     pitch: np.ndarray | None = None
     error: tuple[str, str] | None = None  # (stage, reason): the clip is lost
     pitch_error: str | None = None  # only the pitch is lost
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
 
 
 def make_batches(entries: list[tuple[CorpusEntry, float]], batch_seconds: float) -> list[list[CorpusEntry]]:
@@ -74,22 +76,29 @@ class DecodeDataset:
 
     def _decode(self, entry: CorpusEntry) -> DecodedClip:
         clip = DecodedClip(entry.uid, entry.path)
-        stage = "decode"
+        stage, started = "decode", time.perf_counter()
+
+        def next_stage(name: str) -> None:
+            nonlocal stage, started
+            now = time.perf_counter()
+            clip.timings[stage] = clip.timings.get(stage, 0.0) + now - started
+            stage, started = name, now
+
         try:
             audio = decode(entry.path)
             clip.seconds = audio.seconds
-            stage = "resample"
+            next_stage("resample")
             mono_cache: dict[int, np.ndarray] = {}
             for rate, channels in self.layouts:
                 x = resample(to_channels(audio, channels), audio.sample_rate, rate)
                 clip.audio[(rate, channels)] = x
                 if channels == 1:
                     mono_cache[rate] = x
-            stage = "mel"
             p = self.preset
             wav = mono_cache.get(p.sample_rate) if p.resample_length == "soxr" else None
             if wav is None and (self.compute_mel or self.pitch):
                 wav = resample(to_channels(audio, 1), audio.sample_rate, p.sample_rate, p.resample_length)
+            next_stage("mel")
             if self.compute_mel:
                 clip.mel = self._mel_extractor()(wav)
                 clip.mel_frames = clip.mel.shape[p.time_axis]
@@ -103,12 +112,13 @@ class DecodeDataset:
                 clip.mel_frames = p.num_frames(resampled_num_samples(audio.num_samples, audio.sample_rate,
                                                                      p.sample_rate, p.resample_length))
             if self.pitch is not None:
+                next_stage("pitch")
                 self._add_pitch(clip, wav)
+            next_stage("done")
         except (SvcprepError, OSError, ValueError, RuntimeError) as exc:
             clip.error = (stage, str(exc))
             clip.audio.clear()
         return clip
-
 
     def _add_pitch(self, clip: DecodedClip, wav: np.ndarray) -> None:
         from svcprep.pitch.tracking import pitch_on_mel_grid

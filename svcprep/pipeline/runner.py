@@ -21,11 +21,12 @@ import numpy as np
 
 from svcprep.align.methods import align_features
 from svcprep.audio.io import probe_seconds
-from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
+from svcprep.errors import ConfigError, FrameCountError, RunInterrupted, SvcprepError
 from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
 from svcprep.pipeline.corpus import CorpusEntry, load_corpus, shard_of
 from svcprep.pipeline.decode import DecodeDataset, DecodedClip, keep_batch, make_batches
 from svcprep.pipeline.layout import ENERGYS, MELS, PITCHES, UVS, OutputLayout
+from svcprep.pipeline.profile import StageTimes
 from svcprep.pipeline.provenance import DoneList, open_output, read_meta
 from svcprep.pipeline.storage import FailureLog, read_npy_shape, remove_stale_temp_files
 from svcprep.pipeline.summary import RunSummary
@@ -120,7 +121,9 @@ def _check_writable(layout: OutputLayout) -> None:
 class Pipeline:
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        self.corpus = load_corpus(config.corpus)
+        self.profile = StageTimes()
+        with self.profile.stage("scan"):
+            self.corpus = load_corpus(config.corpus)
         out = config.out or self.corpus.default_out
         if out is None:
             raise ConfigError("required for an audio directory or a manifest", "out")
@@ -131,6 +134,7 @@ class Pipeline:
         self.failures = FailureLog(self.layout.failure_log)
         self.failed_uids: set[str] = set()
         self.model_seconds = 0.0
+        self.batching: tuple[float, int] | None = None  # (seconds per batch, decode workers) once decided
 
     # -- set-up: everything here runs before any model loads ---------------------------------------
     def _open(self, name: str, meta: dict[str, Any]) -> _Output:
@@ -157,11 +161,15 @@ class Pipeline:
                 "(svcprep mel --overwrite)", "preset")
 
     def _resolve_extractors(self) -> list:
-        """Model paths, options and specs from config files: no model loads, nothing is written."""
+        """Model paths, options and specs from config files: no model loads, nothing is written.
+
+        Models are not probed with dummy clips at load: the first real batch checks every frame count, and a
+        mismatch stops the run (:class:`FrameCountError`)."""
         from svcprep.extractors.registry import resolve_extractor
 
         c = self.config
-        return [resolve_extractor(ec.name, ec.model, **{**ec.options, "device": c.device, "dtype": c.dtype})
+        return [resolve_extractor(ec.name, ec.model, **{**ec.options, "device": c.device, "dtype": c.dtype,
+                                                        "verify": False})
                 for ec in c.extractors]
 
     def _prepare_features(self, resolved_extractors: list) -> list[_Feature]:
@@ -229,14 +237,16 @@ class Pipeline:
         frame_outputs = self._frame_outputs()
         summary = RunSummary(out=self.out)
         pending: list[tuple[CorpusEntry, float]] = []
-        for entry in entries:
-            if all(entry.uid in o.done for o in frame_outputs.values()) and all(f.is_done(entry.uid) for f in features):
-                summary.skipped += 1
-                continue
-            try:
-                pending.append((entry, probe_seconds(entry.path)))
-            except SvcprepError as exc:
-                self._fail(entry.uid, entry.path, "decode", str(exc))
+        with self.profile.stage("scan"):
+            for entry in entries:
+                if all(entry.uid in o.done for o in frame_outputs.values()) and all(f.is_done(entry.uid)
+                                                                                   for f in features):
+                    summary.skipped += 1
+                    continue
+                try:
+                    pending.append((entry, probe_seconds(entry.path)))
+                except SvcprepError as exc:
+                    self._fail(entry.uid, entry.path, "decode", str(exc))
         if pending:
             self._run_pending(pending, frame_outputs, features, summary)
         # Keep a failure only while its uid is in the corpus and has not succeeded since.
@@ -251,6 +261,11 @@ class Pipeline:
             summary.notes.append(self._write_amphion_fragment(features))
         summary.wall_seconds = time.monotonic() - started
         summary.model_seconds = self.model_seconds
+        if c.profile:
+            batch_seconds, workers = self.batching or (0.0, 0)
+            summary.notes.append(f"profile: batches of {batch_seconds:g} s of audio (0: one file each), "
+                                 f"{workers} decode worker(s)\n"
+                                 + self.profile.describe(summary.wall_seconds, in_workers=workers > 0))
         return summary
 
     def _statistics(self) -> str:
@@ -289,18 +304,27 @@ class Pipeline:
                      features: list[_Feature], summary: RunSummary) -> None:
         c = self.config
         setup_started = time.monotonic()
-        for feature in features:
-            feature.extractor = feature.resolved.load()
+        with self.profile.stage("model load"):
+            for feature in features:
+                feature.extractor = feature.resolved.load()
+            batch_seconds, num_workers = self._batching([f.extractor for f in features])
         layouts = {(f.spec.sample_rate, f.spec.channels) for f in features}
         mel_frames = {} if c.computes_mel else self._existing_mel_frames([e.uid for e, _ in pending])
-        dataset = DecodeDataset(make_batches(pending, c.batch_seconds), layouts, c.preset, c.write_mels, mel_frames,
+        dataset = DecodeDataset(make_batches(pending, batch_seconds), layouts, c.preset, c.write_mels, mel_frames,
                                 pitch=c.pitch, compute_energy=c.write_energy)
         writer = BackgroundWriter(lambda uid, path, reason: self._fail(uid, path, "write", reason),
                                   temp_dir=self.layout.temp_dir)
         progress = _Progress(sum(s for _, s in pending))
         summary.setup_seconds = time.monotonic() - setup_started
         try:
-            for batch in self._batches(dataset):
+            batches = iter(self._batches(dataset, num_workers))
+            while True:
+                with self.profile.stage("waiting for input"):
+                    batch = next(batches, None)
+                if batch is None:
+                    break
+                for clip in batch:
+                    self.profile.add(clip.timings)
                 self._process(batch, frame_outputs, features, writer)
                 seconds = sum(clip.seconds for clip in batch)
                 summary.audio_seconds += seconds
@@ -312,6 +336,7 @@ class Pipeline:
                                  "rerun the same command to resume") from None
         progress.close()
         writer.close()
+        self.profile.add({"write": writer.busy_seconds, "hand-off to writer": writer.submit_seconds})
 
     def _existing_mel_frames(self, uids: list[str]) -> dict[str, int]:
         frames = {}
@@ -321,14 +346,31 @@ class Pipeline:
                 frames[uid] = read_npy_shape(path)[0][self.config.preset.time_axis]
         return frames
 
-    def _batches(self, dataset: DecodeDataset):
-        if self.config.num_workers <= 0:
+    def _batching(self, extractors: list) -> tuple[float, int]:
+        """(seconds of audio per batch, decode workers): the user's values, else what fits the device."""
+        from svcprep.pipeline import device_defaults
+
+        c = self.config
+        on_gpu = bool(extractors) and extractors[0].device.type == "cuda"
+        num_workers = c.num_workers if c.num_workers is not None else \
+            device_defaults.default_num_workers(on_gpu, bool(extractors))
+        if c.batch_seconds is not None:
+            batch_seconds = c.batch_seconds
+        elif on_gpu:
+            batch_seconds = device_defaults.gpu_batch_seconds(extractors, extractors[0].device)
+        else:
+            batch_seconds = 0.0  # one file per model call
+        self.batching = (batch_seconds, num_workers)
+        return batch_seconds, num_workers
+
+    def _batches(self, dataset: DecodeDataset, num_workers: int):
+        if num_workers <= 0:
             yield from (dataset[i] for i in range(len(dataset)))
             return
         import torch
 
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False, collate_fn=keep_batch,
-                                             num_workers=self.config.num_workers, prefetch_factor=2,
+                                             num_workers=num_workers, prefetch_factor=2,
                                              worker_init_fn=decode_worker_init)
         yield from loader
 
@@ -360,9 +402,11 @@ class Pipeline:
                 if native is None:
                     continue
                 try:
-                    aligned = align_features(native, source_hop=spec.hop_length, source_sample_rate=spec.sample_rate,
-                                             target_hop=c.preset.hop_length, target_sample_rate=c.preset.sample_rate,
-                                             target_len=clip.mel_frames, method=c.method, tolerance=c.tolerance)
+                    with self.profile.stage("align"):
+                        aligned = align_features(native, source_hop=spec.hop_length,
+                                                 source_sample_rate=spec.sample_rate, target_hop=c.preset.hop_length,
+                                                 target_sample_rate=c.preset.sample_rate,
+                                                 target_len=clip.mel_frames, method=c.method, tolerance=c.tolerance)
                 except SvcprepError as exc:
                     self._fail(clip.uid, clip.path, "align", str(exc), feature.config.out_name)
                     continue
@@ -392,8 +436,13 @@ class Pipeline:
             return []
         started = time.monotonic()
         try:
-            return feature.extractor.extract(waves)
+            with self.profile.stage("model"):
+                return feature.extractor.extract(waves)
+        except FrameCountError:
+            raise  # the model does not follow its config: every file would be wrong
         except (SvcprepError, RuntimeError, ValueError) as batch_error:
+            if _is_out_of_memory(batch_error):
+                return self._extract_in_halves(feature, clips, waves, batch_error)
             if len(waves) == 1:
                 self._fail(clips[0].uid, clips[0].path, "extract", f"{type(batch_error).__name__}: {batch_error}",
                            feature.config.out_name)
@@ -405,10 +454,37 @@ class Pipeline:
             results.extend(self._extract(feature, [clip], [wav]))
         return results
 
+    def _extract_in_halves(self, feature: _Feature, clips: list[DecodedClip], waves: list[np.ndarray],
+                           error: BaseException) -> list[np.ndarray | None]:
+        """Out of GPU memory: retry in two halves; a single file retries with smaller model sub-batches."""
+        import torch
+
+        torch.cuda.empty_cache()
+        extractor = feature.extractor
+        if len(waves) > 1:
+            half = len(waves) // 2
+            return (self._extract(feature, clips[:half], waves[:half])
+                    + self._extract(feature, clips[half:], waves[half:]))
+        longest_chunk = int(30 * extractor.spec.sample_rate)
+        if extractor.max_batch_samples > longest_chunk:
+            extractor.max_batch_samples = max(longest_chunk, extractor.max_batch_samples // 2)
+            log.warning("out of GPU memory; %s now runs at most %d samples per forward", feature.config.out_name,
+                        extractor.max_batch_samples)
+            return self._extract(feature, clips, waves)
+        self._fail(clips[0].uid, clips[0].path, "extract", f"out of GPU memory even alone: {error}",
+                   feature.config.out_name)
+        return [None]
+
     def _to_save_dtype(self, array: np.ndarray) -> np.ndarray:
         if np.issubdtype(array.dtype, np.floating):
             return array.astype(self.config.save_dtype, copy=False)
         return array
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
 def run_pipeline(config: PipelineConfig) -> RunSummary:

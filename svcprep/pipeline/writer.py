@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,17 +42,23 @@ class BackgroundWriter:
         self._on_error, self._temp_dir, self._poll = on_error, temp_dir, poll_seconds
         self._error: StorageError | None = None
         self.files_written = 0
+        self.busy_seconds = 0.0  # time spent writing (for --profile)
+        self.submit_seconds = 0.0  # time the run waited to hand a job over (queue full)
         self._thread = threading.Thread(target=self._run, name="svcprep-writer", daemon=True)
         self._thread.start()
 
     def submit(self, job: WriteJob | None) -> None:
-        while True:
-            self._raise_if_failed()
-            try:
-                self._queue.put(job, timeout=self._poll)
-                return
-            except queue.Full:
-                continue
+        started = time.perf_counter()
+        try:
+            while True:
+                self._raise_if_failed()
+                try:
+                    self._queue.put(job, timeout=self._poll)
+                    return
+                except queue.Full:
+                    continue
+        finally:
+            self.submit_seconds += time.perf_counter() - started
 
     def close(self) -> None:
         """Write what is queued, stop the thread; raises :class:`StorageError` if the writer failed."""
@@ -74,6 +81,7 @@ class BackgroundWriter:
         job: WriteJob | None = None
         try:
             while (job := self._queue.get()) is not None:
+                started = time.perf_counter()
                 try:
                     for path, array in job.files:
                         atomic_save_npy(path, array, self._temp_dir)
@@ -83,6 +91,8 @@ class BackgroundWriter:
                     if exc.errno in FATAL_ERRNOS:
                         raise
                     self._on_error(job.uid, job.files[0][0], f"write failed: {exc}")
+                finally:
+                    self.busy_seconds += time.perf_counter() - started
         except BaseException as exc:  # noqa: BLE001 - any failure here must reach the run, not vanish
             where = f" writing {job.files[0][0]}" if job is not None and job.files else ""
             self._error = StorageError(

@@ -1,0 +1,143 @@
+"""``make bench-gpu``: HuBERT-base and Whisper-medium architectures (random weights) on one GPU, float16 and
+bfloat16, a batch sweep plus the memory-derived default; × real time end to end (model load excluded, as a
+long job amortises it), the model's share of the wall time, peak GPU memory, and a naive loop (one file at a
+time on the same GPU) as the baseline. Target: HuBERT-base ≥ 2,000× real time end to end at the best setting.
+
+``--device cpu --quick`` runs a tiny version anywhere (a smoke test of this script, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import write_table  # noqa: E402
+from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
+
+TARGET_HUBERT = 2000.0
+
+
+def build(root: Path, quick: bool) -> dict[str, Path]:
+    import torch
+    from transformers import (
+        HubertConfig,
+        HubertModel,
+        Wav2Vec2FeatureExtractor,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperModel,
+    )
+
+    torch.manual_seed(0)
+    hubert = root / "hubert-base"
+    HubertModel(HubertConfig(num_hidden_layers=2) if quick else HubertConfig()).save_pretrained(hubert)
+    Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(hubert)
+    whisper = root / "whisper-medium"
+    medium = dict(d_model=1024, encoder_layers=24, encoder_attention_heads=16, encoder_ffn_dim=4096)
+    if quick:
+        medium = dict(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128)
+    WhisperModel(WhisperConfig(**medium, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128,
+                               num_mel_bins=80)).save_pretrained(whisper)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(whisper)
+    return {"hubert": hubert, "whisper": whisper}
+
+
+def naive_seconds(kind: str, model_dir: Path, corpus: Path, device: str, dtype: str) -> float:
+    """One file at a time on the same device, decode and resample inline (no model load in the timing)."""
+    import soundfile as sf
+    import soxr
+    import torch
+    from transformers import HubertModel, WhisperFeatureExtractor, WhisperModel
+
+    torch_dtype = getattr(torch, dtype)
+    if kind == "hubert":
+        model = HubertModel.from_pretrained(str(model_dir)).eval().to(device, torch_dtype)
+    else:
+        features = WhisperFeatureExtractor.from_pretrained(str(model_dir))
+        model = WhisperModel.from_pretrained(str(model_dir)).get_encoder().eval().to(device, torch_dtype)
+    start = time.perf_counter()
+    for path in sorted(corpus.rglob("*.flac")):
+        wav, rate = sf.read(path, dtype="float32")
+        wav16 = soxr.resample(wav, rate, 16000, quality="HQ").astype(np.float32)
+        with torch.inference_mode():
+            if kind == "hubert":
+                out = model(torch.from_numpy(wav16)[None].to(device, torch_dtype)).last_hidden_state
+            else:
+                mel = features(wav16, sampling_rate=16000, return_tensors="pt").input_features
+                out = model(mel.to(device, torch_dtype)).last_hidden_state
+            out.float().cpu().numpy()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("bench-gpu: no CUDA device visible; not run (pass --device cpu --quick for a smoke test)")
+        return 2
+    from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
+    from svcprep.pipeline.runner import Pipeline
+    from svcprep.presets import load_preset
+
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    count, seconds = (6, 2.0) if args.quick else (720, 5.0)
+    rng = np.random.default_rng(0)
+    files = tuple(SyntheticFile(f"s{i % 8}/{i:04d}.flac", float(rng.uniform(seconds * 0.4, seconds * 1.6)), 44100, 1)
+                  for i in range(count))
+    rows, best_hubert = [], 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_corpus(root / "corpus", files)
+        audio = sum(f.seconds for f in files)
+        models = build(root, args.quick)
+        sweep = [None, 30.0] if args.quick else [None, 60.0, 240.0, 960.0]
+        for kind in ("hubert", "whisper"):
+            for dtype in ("float16", "bfloat16"):
+                naive = naive_seconds(kind, models[kind], root / "corpus", args.device, dtype)
+                for batch_seconds in sweep:
+                    if args.device.startswith("cuda"):
+                        torch.cuda.reset_peak_memory_stats()
+                    out = root / f"out_{kind}_{dtype}_{batch_seconds}"
+                    config = PipelineConfig(corpus=root / "corpus", out=out, preset=load_preset("amphion-svc-24k"),
+                                            write_mels=False, extractors=(ExtractorConfig(kind, str(models[kind])),),
+                                            device=args.device, dtype=dtype, batch_seconds=batch_seconds,
+                                            profile=True)
+                    pipeline = Pipeline(config)
+                    summary = pipeline.run()
+                    assert summary.failed == 0, summary.describe()
+                    work = summary.wall_seconds - summary.setup_seconds
+                    speed = audio / work
+                    if kind == "hubert":
+                        best_hubert = max(best_hubert, speed)
+                    memory = torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else 0.0
+                    chosen = pipeline.batching[0] if pipeline.batching else 0.0
+                    rows.append([kind, dtype, "default" if batch_seconds is None else f"{batch_seconds:g}",
+                                 f"{chosen:.0f} s", f"{speed:.0f}×", f"{100 * summary.model_seconds / work:.0f}%",
+                                 f"{memory:.1f} GiB", f"{audio / naive:.0f}×", f"{naive / work:.1f}×"])
+    write_table("gpu", ["model", "dtype", "--batch-seconds", "batch used", "× real time (end to end)",
+                        "model share", "peak GPU memory", "naive loop × real time", "speed-up over naive"], rows,
+                [f"device: {device_name}; {count} clips, {audio:.0f} s of 44.1 kHz FLAC; end to end = wall after "
+                 "model load (decode, resample, model, align, write); one run each."])
+    if args.quick:
+        return 0
+    if best_hubert < TARGET_HUBERT:
+        print(f"FAIL: HuBERT-base at {best_hubert:.0f}× real time, target {TARGET_HUBERT:.0f}×")
+        return 1
+    print("PASS: GPU targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
