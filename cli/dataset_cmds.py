@@ -74,3 +74,45 @@ def stats(
     source = load_corpus(corpus or out)
     report = write_dataset_statistics(out, source, preset, pitch=layout.output_dir(PITCHES).is_dir())
     typer.echo(report.describe())
+
+
+@reports_errors
+def verify(
+    out: Path = typer.Argument(..., help="An output root (with mels/ and the features, pitch, energy made there)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Check a whole output dir: every uid with a mel has each file, rows equal mel frames (or cover them on the
+    recorded native grid), widths/dtypes agree with the records, values are finite, uvs equal pitch != 0, done-lists
+    match the files, statistics match the data. Exit code 0 when clean, 1 otherwise."""
+    import json
+
+    from svcprep.pipeline.verify import describe, verify_output_dir
+
+    if not out.is_dir():
+        raise ConfigError(f"{out}: not a directory", "out")
+    checks = verify_output_dir(out)
+    if not checks:
+        raise ConfigError(f"{out}: no svcprep outputs here (no mels/ and nothing recorded in .svcprep/)", "out")
+    clean = all(not c.problems for c in checks)
+    if as_json:
+        typer.echo(json.dumps({"clean": clean, "outputs": [c.to_dict() for c in checks]}, indent=2))
+    else:
+        typer.echo(describe(checks))
+        typer.echo("clean" if clean else "problems found")
+    raise typer.Exit(0 if clean else 1)
+
+
+@reports_errors
+def plot(
+    out: Path = typer.Argument(..., help="An output root."),
+    uid: str = typer.Argument(..., help="The utterance, as in OUT/mels/<uid>.npy."),
+    image: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    features: str = typer.Option(None, "--features", help="Comma-separated feature dirs (default: every aligned "
+                                 "feature recorded in OUT)."),
+) -> None:
+    """Draw one utterance: mel spectrogram with the F0 contour, and each aligned feature's first principal
+    components on the same frame axis with its native frame boundaries marked. Needs: pip install 'svcprep[plot]'."""
+    from svcprep.plot import plot_utterance
+
+    names = [f.strip() for f in features.split(",") if f.strip()] if features else None
+    typer.echo(f"wrote {plot_utterance(out, uid, image, names)}")

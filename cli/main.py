@@ -6,7 +6,7 @@ import typer
 
 from svcprep import __version__
 from svcprep.cli.align_cmd import align
-from svcprep.cli.dataset_cmds import pitch, stats
+from svcprep.cli.dataset_cmds import pitch, plot, stats, verify
 from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
 
@@ -24,6 +24,8 @@ app.command()(extract)
 app.command()(run)
 app.command()(pitch)
 app.command()(stats)
+app.command()(verify)
+app.command()(plot)
 
 
 def _version(value: bool) -> None:

@@ -161,8 +161,9 @@ def extract(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
     dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16."),
-    batch_seconds: float = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch. Default by "
-                                        "device: CPU one file per call; GPU as much as half the free memory holds."),
+    batch_seconds: float = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch (0: one "
+                                        "file per call). Default by device: CPU one file per call; GPU as much "
+                                        "as half the free memory holds."),
     num_workers: int | None = WORKERS_OPT,
     method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
     tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),

@@ -66,9 +66,28 @@ def model_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cached_fingerprint(path: Path, cache_dir: Path) -> str:
-    """:func:`model_fingerprint`, remembered in ``cache_dir/fingerprints.json`` by path, sizes and mtimes,
-    so that gigabytes of weights are hashed once, not on every run."""
+def user_cache_dir() -> Path:
+    """``$SVCPREP_CACHE``, else ``$XDG_CACHE_HOME/svcprep``, else ``~/.cache/svcprep``."""
+    import os
+
+    if os.environ.get("SVCPREP_CACHE"):
+        return Path(os.environ["SVCPREP_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "svcprep"
+
+
+def cached_fingerprint(path: Path, cache_dir: Path | None = None) -> str:
+    """:func:`model_fingerprint`, remembered in ``fingerprints.json`` (the user cache dir, else ``cache_dir``)
+    by path, sizes and mtimes, so that gigabytes of weights are hashed once per machine, not on every run."""
+    for directory in (user_cache_dir(), cache_dir):
+        if directory is not None:
+            try:
+                return _cached_fingerprint(path, directory)
+            except OSError:
+                continue  # not writable: the next place, or no cache
+    return model_fingerprint(path)
+
+
+def _cached_fingerprint(path: Path, cache_dir: Path) -> str:
     import json
 
     from svcprep.pipeline.storage import atomic_write_text

@@ -116,8 +116,13 @@ def load_encoder(path: Path):
         raise CheckpointError(f"whisper: {path} has no usable Whisper config.json: {exc}") from exc
     tensors = read_tensors(path, keep=lambda k: k.startswith(("model.encoder.", "encoder.")))
     state = {k.split("encoder.", 1)[1]: v for k, v in tensors.items()}
-    encoder = WhisperEncoder(config)
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    with torch.device("meta"):  # no random init of weights about to be replaced (seconds for whisper-medium)
+        encoder = WhisperEncoder(config)
+    missing, unexpected = encoder.load_state_dict(state, strict=False, assign=True)
+    if any(t.is_meta for t in [*encoder.parameters(), *encoder.buffers()]):
+        # Something was not stored (e.g. the positional table): the module's own initialisation fills it.
+        encoder = WhisperEncoder(config)
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != "embed_positions.weight" or "embed_positions.weight" not in state]
     if missing or unexpected:
         raise CheckpointError(f"whisper: {path}: encoder weights missing {missing[:5]}, unexpected {unexpected[:5]}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 from svcprep.demo import tiny_models
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Checkpoint fingerprints are cached per user; the suite keeps its own (subprocesses inherit it).
+os.environ.setdefault("SVCPREP_CACHE", tempfile.mkdtemp(prefix="svcprep-test-cache-"))
 warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
 
 

@@ -113,7 +113,7 @@ class PipelineConfig:
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"expected auto, cpu, cuda or cuda:N, got {self.device!r}", "device")
         if self.batch_seconds is not None:
-            _number("batch_seconds", self.batch_seconds, positive=True)
+            _number("batch_seconds", self.batch_seconds)  # 0: one file per model call
         if self.num_workers is not None:
             _number("num_workers", self.num_workers, integer=True)
         _number("tolerance", self.tolerance, integer=True)

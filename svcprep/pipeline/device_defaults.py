@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-PROBE_SECONDS = 10.0
+PROBE_SECONDS = 30.0  # one full Whisper window; chunked models reach their chunk size
 MEMORY_SHARE = 0.5  # of the free memory after the models are loaded: room for fragmentation and long files
 MIN_GPU_BATCH_SECONDS, MAX_GPU_BATCH_SECONDS = 10.0, 1200.0
 
