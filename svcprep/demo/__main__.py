@@ -50,7 +50,20 @@ def build(out: Path) -> Path:
     }
     path = out / "demo_run.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    write_amphion_dataset(out / "amphion" / "opencpop", corpus)
     return path
+
+
+def write_amphion_dataset(root: Path, corpus: Path) -> None:
+    """An Amphion-style dataset dir over the demo corpus (train.json / test.json), for the guide's examples."""
+    import json
+
+    items = [{"Dataset": root.name, "Singer": path.parent.name, "Uid": f"{path.parent.name}_{path.stem}",
+              "Path": str(path.resolve()), "Duration": 0.0}
+             for path in sorted(p for p in corpus.rglob("*") if p.is_file())]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train.json").write_text(json.dumps(items[:-1], indent=1))
+    (root / "test.json").write_text(json.dumps(items[-1:], indent=1))
 
 
 def check(processed: Path, features: list[str], time_axis: int) -> int:
