@@ -8,13 +8,18 @@ import typer
 
 from svcprep.cli.common import reports_errors
 from svcprep.cli.pipeline_cmds import (
+    BACKEND_OPT,
     CORPUS_HELP,
+    GPUS_PER_WORKER_OPT,
     OVERWRITE_OPT,
     PROFILE_OPT,
+    RAY_ADDRESS_OPT,
+    RAY_WORKERS_OPT,
     SHARD_OPT,
     WORKERS_OPT,
     _run,
     parse_shard,
+    ray_options,
 )
 from svcprep.errors import ConfigError
 
@@ -33,6 +38,10 @@ def pitch(
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
+    backend: str = BACKEND_OPT,
+    ray_address: str = RAY_ADDRESS_OPT,
+    workers: int = RAY_WORKERS_OPT,
+    gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
     """F0 in Hz (0 = unvoiced, float32) and voicing (bool, True = voiced), one value per mel frame.
 
@@ -45,7 +54,8 @@ def pitch(
 
     settings = PitchSettings(method=method, f0_min=f0_min, f0_max=f0_max, grid=grid)
     _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, pitch=settings,
-                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile), None)
+                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
+                        ray=ray_options(backend, ray_address, workers, gpus_per_worker)), None)
 
 
 @reports_errors

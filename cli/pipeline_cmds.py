@@ -126,6 +126,31 @@ OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Redo outputs made with 
 WORKERS_OPT = typer.Option(None, "--num-workers", min=0, help="Decode worker processes (0: decode in-process). "
                            "Default by device: CPU with a model 0 (the model takes every core), GPU or no model: "
                            "the cores but one (at most 8).")
+BACKEND_OPT = typer.Option("local", "--backend", help="local, or ray (extra 'ray'): decode as Ray tasks, models "
+                           "in a Ray actor pool, the same files.")
+RAY_ADDRESS_OPT = typer.Option(None, "--ray-address", help="Ray cluster address (default: start a local cluster).")
+RAY_WORKERS_OPT = typer.Option(1, "--workers", min=1, help="Ray model actors (--backend ray).")
+GPUS_PER_WORKER_OPT = typer.Option(0.0, "--gpus-per-worker", min=0.0, help="GPUs per Ray model actor, e.g. 0.5 "
+                                   "(--backend ray).")
+
+
+def ray_options(backend: str, address: str | None, workers: int, gpus_per_worker: float):
+    """``RayOptions`` for ``--backend ray``, ``None`` for local; Ray flags without it are a usage error."""
+    if backend == "local":
+        if address or workers != 1 or gpus_per_worker:
+            raise ConfigError("--ray-address, --workers and --gpus-per-worker need --backend ray", "backend")
+        return None
+    if backend != "ray":
+        raise ConfigError(f"must be local or ray, got {backend!r}", "backend")
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("--backend ray needs the optional extra: pip install 'svcprep[ray]'", "backend") from exc
+    from svcprep.pipeline.ray_backend import RayOptions
+
+    return RayOptions(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+
+
 PROFILE_OPT = typer.Option(False, "--profile", help="Print where the wall time went (scan, decode, resample, mel, "
                            "pitch, model, align, write, waiting for input).")
 
@@ -173,6 +198,10 @@ def extract(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code (MERT)."),
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
+    backend: str = BACKEND_OPT,
+    ray_address: str = RAY_ADDRESS_OPT,
+    workers: int = RAY_WORKERS_OPT,
+    gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
     """Extract content features and align them to the mel frame count of each file.
 
@@ -188,7 +217,7 @@ def extract(
         corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, extractors=tuple(configs),
         device=device, dtype=dtype, batch_seconds=batch_seconds, num_workers=num_workers, method=method,
         tolerance=tolerance, shard=parse_shard(shard), keep_native=keep_native, save_dtype=save_dtype,
-        overwrite=overwrite, profile=profile,
+        overwrite=overwrite, profile=profile, ray=ray_options(backend, ray_address, workers, gpus_per_worker),
     )
     _run(config, devices)
 
@@ -205,6 +234,10 @@ def run(
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
+    backend: str = BACKEND_OPT,
+    ray_address: str = RAY_ADDRESS_OPT,
+    workers: int = RAY_WORKERS_OPT,
+    gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
     """Mels and every configured extractor in one pass over the corpus (YAML: corpus, out, preset, extractors)."""
     from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
@@ -225,7 +258,8 @@ def run(
     try:
         pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
                                                     shard=parse_shard(shard), overwrite=overwrite or None,
-                                                    profile=profile or None)
+                                                    profile=profile or None,
+                                                    ray=ray_options(backend, ray_address, workers, gpus_per_worker))
     except ConfigError as exc:
         if exc.parameter is None:
             raise

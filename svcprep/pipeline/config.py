@@ -97,6 +97,7 @@ class PipelineConfig:
     write_stats: bool = False  # dataset statistics once every uid has its mel
     amphion_fragment: bool = False  # OUT/svcprep_amphion.json
     profile: bool = False  # print where the wall time went
+    ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
 
     @property
     def computes_mel(self) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 
 from svcprep.align.methods import align_features
 from svcprep.audio.io import probe_seconds
-from svcprep.errors import ConfigError, FrameCountError, RunInterrupted, SvcprepError
+from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
 from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
 from svcprep.pipeline.corpus import CorpusEntry, load_corpus, shard_of
 from svcprep.pipeline.decode import DecodeDataset, DecodedClip, keep_batch, make_batches
@@ -304,10 +304,17 @@ class Pipeline:
                      features: list[_Feature], summary: RunSummary) -> None:
         c = self.config
         setup_started = time.monotonic()
+        ray_run = c.ray is not None
         with self.profile.stage("model load"):
-            for feature in features:
-                feature.extractor = feature.resolved.load()
-            batch_seconds, num_workers = self._batching([f.extractor for f in features])
+            if ray_run:  # the models load in the Ray actors
+                batch_seconds = c.batch_seconds if c.batch_seconds is not None else \
+                    (120.0 if c.ray.gpus_per_worker else 0.0)
+                num_workers = 0
+                self.batching = (batch_seconds, 0)
+            else:
+                for feature in features:
+                    feature.extractor = feature.resolved.load()
+                batch_seconds, num_workers = self._batching([f.extractor for f in features])
         layouts = {(f.spec.sample_rate, f.spec.channels) for f in features}
         mel_frames = {} if c.computes_mel else self._existing_mel_frames([e.uid for e, _ in pending])
         dataset = DecodeDataset(make_batches(pending, batch_seconds), layouts, c.preset, c.write_mels, mel_frames,
@@ -317,15 +324,22 @@ class Pipeline:
         progress = _Progress(sum(s for _, s in pending))
         summary.setup_seconds = time.monotonic() - setup_started
         try:
-            batches = iter(self._batches(dataset, num_workers))
+            if ray_run:
+                import torch
+
+                from svcprep.pipeline.ray_backend import ray_batches
+
+                batches = ray_batches(dataset, [f.resolved for f in features], c.ray, torch.get_num_threads())
+            else:
+                batches = ((batch, None) for batch in self._batches(dataset, num_workers))
             while True:
                 with self.profile.stage("waiting for input"):
-                    batch = next(batches, None)
+                    batch, natives = next(batches, (None, None))
                 if batch is None:
                     break
                 for clip in batch:
                     self.profile.add(clip.timings)
-                self._process(batch, frame_outputs, features, writer)
+                self._process(batch, frame_outputs, features, writer, natives)
                 seconds = sum(clip.seconds for clip in batch)
                 summary.audio_seconds += seconds
                 progress.update(seconds)
@@ -375,7 +389,9 @@ class Pipeline:
         yield from loader
 
     def _process(self, batch: list[DecodedClip], frame_outputs: dict[str, _Output], features: list[_Feature],
-                 writer: BackgroundWriter) -> None:
+                 writer: BackgroundWriter, natives: list[dict] | None = None) -> None:
+        """Align and write one decoded batch; ``natives`` (Ray): per extractor, ``{uid: features or error}``
+        computed elsewhere, else the extractors run here."""
         c = self.config
         good = []
         for clip in batch:
@@ -398,7 +414,11 @@ class Pipeline:
                                f"{spec.name}'s receptive field ({field_ms:.1f} ms)", feature.config.out_name)
                 else:
                     waves.append(wav)
-            for clip, native in zip(todo, self._extract(feature, todo, waves), strict=True):
+            if natives is None:
+                extracted = self._extract(feature, todo, waves)
+            else:
+                extracted = self._kept(feature, todo, [natives[features.index(feature)][c.uid] for c in todo])
+            for clip, native in zip(todo, extracted, strict=True):
                 if native is None:
                     continue
                 try:
@@ -431,60 +451,32 @@ class Pipeline:
             writer.submit(WriteJob(clip.uid, arrays, output.done_list))
 
     def _extract(self, feature: _Feature, clips: list[DecodedClip], waves: list[np.ndarray]) -> list[np.ndarray | None]:
-        """Features per clip; if the batch fails, clips run one by one so only the bad one is lost."""
-        if not waves:
-            return []
+        """Features per clip (``None`` for a clip that failed, recorded); see :mod:`.extraction`."""
+        from svcprep.pipeline.extraction import extract_clips
+
         started = time.monotonic()
         try:
             with self.profile.stage("model"):
-                return feature.extractor.extract(waves)
-        except FrameCountError:
-            raise  # the model does not follow its config: every file would be wrong
-        except (SvcprepError, RuntimeError, ValueError) as batch_error:
-            if _is_out_of_memory(batch_error):
-                return self._extract_in_halves(feature, clips, waves, batch_error)
-            if len(waves) == 1:
-                self._fail(clips[0].uid, clips[0].path, "extract", f"{type(batch_error).__name__}: {batch_error}",
-                           feature.config.out_name)
-                return [None]
+                results = extract_clips(feature.extractor, waves)
         finally:
             self.model_seconds += time.monotonic() - started
-        results: list[np.ndarray | None] = []
-        for clip, wav in zip(clips, waves, strict=True):
-            results.extend(self._extract(feature, [clip], [wav]))
-        return results
+        return self._kept(feature, clips, results)
 
-    def _extract_in_halves(self, feature: _Feature, clips: list[DecodedClip], waves: list[np.ndarray],
-                           error: BaseException) -> list[np.ndarray | None]:
-        """Out of GPU memory: retry in two halves; a single file retries with smaller model sub-batches."""
-        import torch
-
-        torch.cuda.empty_cache()
-        extractor = feature.extractor
-        if len(waves) > 1:
-            half = len(waves) // 2
-            return (self._extract(feature, clips[:half], waves[:half])
-                    + self._extract(feature, clips[half:], waves[half:]))
-        longest_chunk = int(30 * extractor.spec.sample_rate)
-        if extractor.max_batch_samples > longest_chunk:
-            extractor.max_batch_samples = max(longest_chunk, extractor.max_batch_samples // 2)
-            log.warning("out of GPU memory; %s now runs at most %d samples per forward", feature.config.out_name,
-                        extractor.max_batch_samples)
-            return self._extract(feature, clips, waves)
-        self._fail(clips[0].uid, clips[0].path, "extract", f"out of GPU memory even alone: {error}",
-                   feature.config.out_name)
-        return [None]
+    def _kept(self, feature: _Feature, clips: list[DecodedClip],
+              results: list[np.ndarray | str]) -> list[np.ndarray | None]:
+        kept: list[np.ndarray | None] = []
+        for clip, result in zip(clips, results, strict=True):
+            if isinstance(result, str):
+                self._fail(clip.uid, clip.path, "extract", result, feature.config.out_name)
+                kept.append(None)
+            else:
+                kept.append(result)
+        return kept
 
     def _to_save_dtype(self, array: np.ndarray) -> np.ndarray:
         if np.issubdtype(array.dtype, np.floating):
             return array.astype(self.config.save_dtype, copy=False)
         return array
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    import torch
-
-    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
 def run_pipeline(config: PipelineConfig) -> RunSummary:
