@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from svcprep.errors import SvcprepError
 from svcprep.pipeline.decode import DecodeDataset, DecodedClip
 
 
@@ -81,5 +82,10 @@ def ray_batches(dataset: DecodeDataset, resolved_extractors: list, options: RayO
         decoded = decoded.map(_Models, fn_constructor_args=(resolved_extractors, num_threads),
                               concurrency=options.workers, num_cpus=options.cpus_per_task,
                               num_gpus=options.gpus_per_worker, max_restarts=-1, max_task_retries=-1)
-    for row in decoded.iter_rows():
-        yield row["clips"], row.get("natives", [])
+    try:
+        for row in decoded.iter_rows():
+            yield row["clips"], row.get("natives", [])
+    except ray.exceptions.RayError as exc:  # a task that kept failing, a model that does not load, ...
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise SvcprepError(f"the Ray backend stopped: {reason}; files finished so far are kept, rerun to "
+                           "resume") from exc
