@@ -17,35 +17,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import write_table  # noqa: E402
+from bench.common import WHISPER_MEDIUM, save_random_models, write_table  # noqa: E402
 from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
 
 TARGET_HUBERT = 2000.0
 
 
 def build(root: Path, quick: bool) -> dict[str, Path]:
-    import torch
-    from transformers import (
-        HubertConfig,
-        HubertModel,
-        Wav2Vec2FeatureExtractor,
-        WhisperConfig,
-        WhisperFeatureExtractor,
-        WhisperModel,
-    )
-
-    torch.manual_seed(0)
-    hubert = root / "hubert-base"
-    HubertModel(HubertConfig(num_hidden_layers=2) if quick else HubertConfig()).save_pretrained(hubert)
-    Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(hubert)
-    whisper = root / "whisper-medium"
-    medium = dict(d_model=1024, encoder_layers=24, encoder_attention_heads=16, encoder_ffn_dim=4096)
     if quick:
-        medium = dict(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128)
-    WhisperModel(WhisperConfig(**medium, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128,
-                               num_mel_bins=80)).save_pretrained(whisper)
-    WhisperFeatureExtractor(feature_size=80).save_pretrained(whisper)
-    return {"hubert": hubert, "whisper": whisper}
+        tiny = {"d_model": 64, "encoder_layers": 2, "encoder_attention_heads": 2, "encoder_ffn_dim": 128}
+        return save_random_models(root, {"num_hidden_layers": 2}, tiny)
+    return save_random_models(root, {}, WHISPER_MEDIUM)  # HuBERT-base: the default config, 12 × 768
 
 
 def naive_seconds(kind: str, model_dir: Path, corpus: Path, device: str, dtype: str) -> float:

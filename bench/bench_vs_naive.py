@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import write_table  # noqa: E402
+from bench.common import WHISPER_BASE, save_random_models, write_table  # noqa: E402
 from bench.process_tree import measure  # noqa: E402
 from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
 
@@ -24,26 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_models(root: Path) -> dict[str, Path]:
-    import torch
-    from transformers import (
-        HubertConfig,
-        HubertModel,
-        Wav2Vec2FeatureExtractor,
-        WhisperConfig,
-        WhisperFeatureExtractor,
-        WhisperModel,
-    )
-
-    torch.manual_seed(0)
-    hubert = root / "hubert-base"
-    HubertModel(HubertConfig()).save_pretrained(hubert)  # the base architecture: 12 × 768
-    Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(hubert)
-    whisper = root / "whisper-base"
-    WhisperModel(WhisperConfig(d_model=512, encoder_layers=6, encoder_attention_heads=8, decoder_layers=1,
-                               decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048,
-                               num_mel_bins=80)).save_pretrained(whisper)
-    WhisperFeatureExtractor(feature_size=80).save_pretrained(whisper)
-    return {"hubert": hubert, "whisper": whisper}
+    return save_random_models(root, {}, WHISPER_BASE)  # HuBERT-base: the default config, 12 × 768
 
 
 def max_difference(a: Path, b: Path) -> float:

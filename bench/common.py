@@ -29,3 +29,30 @@ def write_table(name: str, header: list[str], rows: list[list[str]], notes: list
     path.write_text(text)
     print(text)
     return path
+
+
+WHISPER_BASE = {"d_model": 512, "encoder_layers": 6, "encoder_attention_heads": 8, "encoder_ffn_dim": 2048}
+WHISPER_MEDIUM = {"d_model": 1024, "encoder_layers": 24, "encoder_attention_heads": 16, "encoder_ffn_dim": 4096}
+
+
+def save_random_models(root: Path, hubert_config: dict, whisper_encoder: dict) -> dict[str, Path]:
+    """A HuBERT and a Whisper of the given architectures with random weights, saved as transformers dirs (raw
+    audio in, as the real base checkpoints take it); ``{"hubert": dir, "whisper": dir}``."""
+    import torch
+    from transformers import (
+        HubertConfig,
+        HubertModel,
+        Wav2Vec2FeatureExtractor,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperModel,
+    )
+
+    torch.manual_seed(0)
+    hubert, whisper = root / "hubert", root / "whisper"
+    HubertModel(HubertConfig(**hubert_config)).save_pretrained(hubert)
+    Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(hubert)
+    WhisperModel(WhisperConfig(**whisper_encoder, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128,
+                               num_mel_bins=80)).save_pretrained(whisper)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(whisper)
+    return {"hubert": hubert, "whisper": whisper}
