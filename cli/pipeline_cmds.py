@@ -239,7 +239,9 @@ def run(
     workers: int = RAY_WORKERS_OPT,
     gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
-    """Mels and every configured extractor in one pass over the corpus (YAML: corpus, out, preset, extractors)."""
+    """Everything a run config asks for in one pass over the corpus: mels, energy, pitch, every extractor,
+    statistics and the Amphion fragment (YAML keys: corpus, out, preset, mels, energy, pitch, stats, amphion,
+    keep_native, method, tolerance, extractors, ...). Built-in: amphion-svc."""
     from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
 
     data, base = read_run_config(config)

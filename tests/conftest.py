@@ -61,3 +61,17 @@ def synthetic_audio(num_samples: int, seed: int, channels: int = 1) -> np.ndarra
     if channels > 1:
         wav = np.stack([wav, np.roll(wav, 37)], axis=1)
     return wav
+
+
+def process_ids(field: str, value: int) -> list[int]:
+    """pids whose ``/proc/<pid>/stat`` ``field`` (``"ppid"`` or ``"session"``) equals ``value``."""
+    index = {"ppid": 1, "session": 3}[field]
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[index]) == value:
+            found.append(int(stat.parent.name))
+    return found

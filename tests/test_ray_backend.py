@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
+from tests.conftest import process_ids
 
 pytest.importorskip("ray")
 NUM_FILES = 12
@@ -47,15 +48,7 @@ def done_lines(out, output="hubert"):
 
 
 def session_processes(session_id):
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session_id:
-            found.append(int(stat.parent.name))
-    return found
+    return process_ids("session", session_id)
 
 
 def kill_session(session_id):

@@ -27,6 +27,7 @@ from svcprep.extractors.checkpoint_io import load_state_dict_file, load_untruste
 from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
 from svcprep.pipeline.runner import run_pipeline
 from svcprep.presets import load_preset
+from tests.conftest import process_ids
 
 MARKER = "PWNED_BY_CHECKPOINT"
 
@@ -355,15 +356,7 @@ def test_long_mels_in_chunks_equal_one_pass():
 
 
 def _children(pid: int) -> set[int]:
-    kids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.add(int(stat.parent.name))
-    return kids
+    return set(process_ids("ppid", pid))
 
 
 def test_ctrl_c_and_kill_9_leave_no_workers(tmp_path):
