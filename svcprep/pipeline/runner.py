@@ -1,10 +1,12 @@
 """The corpus pipeline: decode → model → align → write, as separate stages.
 
 Before any model loads, every output's provenance is checked and its done-list read: a rerun with nothing
-left to do loads no model. Each file is decoded once (DataLoader workers) and resampled once per model rate;
-batches are filled by total seconds from length-sorted files; every requested extractor runs on the batch;
-features are aligned to the mel frame count and written by one background thread. A bad file is logged
-(uid, path, stage, reason) and the run goes on; a disk that cannot take the outputs stops the run.
+left to do loads no model. Each file is decoded once (in DataLoader workers, in the main process, or as Ray
+tasks) and resampled once per model rate, and its mel, energy and pitch are computed there; batches are filled
+by total seconds from length-sorted files (sizes from :mod:`.device_defaults` unless set); every requested
+extractor runs on the batch (:mod:`.extraction`); features are aligned to the mel frame count and written by
+one background thread. A bad file is logged (uid, path, stage, reason) and the run goes on; a disk that cannot
+take the outputs stops the run. Statistics and the Amphion fragment are written at the end when asked for.
 """
 
 from __future__ import annotations
