@@ -441,8 +441,10 @@ class Pipeline:
                                                        self._to_save_dtype(native))], feature.native.done_list))
 
     def _write_frame_outputs(self, clip: DecodedClip, outputs: dict[str, _Output], writer: BackgroundWriter) -> None:
+        from svcprep.pitch.tracking import voiced_flags
+
         files = {MELS: lambda: [(MELS, clip.mel)], ENERGYS: lambda: [(ENERGYS, clip.energy)],
-                 PITCHES: lambda: [(PITCHES, clip.pitch), (UVS, clip.pitch != 0)]}
+                 PITCHES: lambda: [(PITCHES, clip.pitch), (UVS, voiced_flags(clip.pitch))]}
         for name, output in outputs.items():
             if clip.uid in output.done:
                 continue

@@ -59,7 +59,8 @@ class Verifier:
         self.time_axis = 1 if preset.get("mel_layout", "mels_by_frames") == "mels_by_frames" else 0
         self.mel_grid = FrameGrid(preset["hop_length"], preset["sample_rate"]) if preset else None
         self.mel_frames: dict[str, int] = {}
-        self.mels: dict[str, np.ndarray] = {}
+        self.mel_low: np.ndarray | None = None  # per-bin extrema of the readable mels, kept as they are read
+        self.mel_high: np.ndarray | None = None
 
     # -- outputs ----------------------------------------------------------------------------------
     def outputs(self) -> list[str]:
@@ -73,7 +74,8 @@ class Verifier:
         check = OutputCheck(MELS)
         directory = self.layout.output_dir(MELS)
         n_mels = (self.mel_meta.get("preset") or {}).get("n_mels")
-        for uid in sorted(_uids(directory)):
+        present = _uids(directory)
+        for uid in sorted(present):
             check.files += 1
             mel = _load(self.layout.file(MELS, uid))
             if isinstance(mel, str):
@@ -86,10 +88,12 @@ class Verifier:
                 check.problem(uid, "NaN or infinite values")
                 continue
             self.mel_frames[uid] = mel.shape[self.time_axis]
-            self.mels[uid] = mel
+            low, high = mel.min(axis=self.time_axis), mel.max(axis=self.time_axis)
+            self.mel_low = low if self.mel_low is None else np.minimum(self.mel_low, low)
+            self.mel_high = high if self.mel_high is None else np.maximum(self.mel_high, high)
             check.hours += self._hours(uid)
             check.ok += 1
-        self._check_done_list(check)
+        self._check_done_list(check, present)
         return check
 
     def check_output(self, name: str) -> OutputCheck:
@@ -116,7 +120,7 @@ class Verifier:
             check.hours += self._hours(uid)
         if len(dims) > 1 or len(dtypes) > 1:
             check.problem("*", f"files disagree: widths {sorted(dims)}, dtypes {sorted(dtypes)}")
-        self._check_done_list(check, meta)
+        self._check_done_list(check, present, meta)
         return check
 
     def _hours(self, uid: str) -> float:
@@ -160,13 +164,12 @@ class Verifier:
                         f"(another grid or another audio?)")
         return None
 
-    def _check_done_list(self, check: OutputCheck, meta: dict[str, Any] | None = None) -> None:
+    def _check_done_list(self, check: OutputCheck, present: set[str], meta: dict[str, Any] | None = None) -> None:
         meta = meta if meta is not None else self.mel_meta
         if not meta:
             return
         recorded_as = PITCHES if check.name == UVS else check.name
         done = DoneList(self.layout.done_dir(recorded_as, settings_key(meta)), "verify").load()
-        present = _uids(self.layout.output_dir(check.name))
         for uid in sorted(done - present)[:MAX_LISTED]:
             check.problem(uid, "recorded as done but the file is missing")
 
@@ -177,17 +180,14 @@ class Verifier:
         if not (low_path.is_file() or stats_path.is_file()):
             return None
         check = OutputCheck("statistics")
-        if low_path.is_file() and self.mels:
+        if low_path.is_file() and self.mel_low is not None:
             check.files += 2
             low, high = _load(low_path), _load(high_path) if high_path.is_file() else "missing"
             if isinstance(low, str) or isinstance(high, str):
                 check.problem("mel_min_max_stats", f"unreadable or missing: {low if isinstance(low, str) else high}")
             else:
-                axis = self.time_axis
-                true_low = np.min([m.min(axis=axis) for m in self.mels.values()], axis=0)
-                true_high = np.max([m.max(axis=axis) for m in self.mels.values()], axis=0)
-                if low.shape != true_low.shape or not (np.array_equal(low, true_low)
-                                                       and np.array_equal(high, true_high)):
+                if low.shape != self.mel_low.shape or not (np.array_equal(low, self.mel_low)
+                                                           and np.array_equal(high, self.mel_high)):
                     check.problem("mel_min_max_stats", "differs from the extrema of the mels (rerun svcprep stats)")
                 else:
                     check.ok += 2
