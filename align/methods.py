@@ -24,6 +24,7 @@ from svcprep.align.grid import FrameGrid, GridRatio, format_rate, grid_ratio, ta
 from svcprep.errors import AlignmentError
 
 METHODS = ("area", "nearest", "linear", "repeat")
+AVERAGING_METHODS = ("area", "linear")  # they mix neighbouring frames: meaningless for integer codes
 
 
 def align_features(
@@ -57,7 +58,7 @@ def align_features(
     target = FrameGrid(target_hop, target_sample_rate)
     check_coverage(x.shape[0], source, target, target_len, tolerance)
     is_float = np.issubdtype(x.dtype, np.floating)
-    if not is_float and method in ("area", "linear"):
+    if not is_float and method in AVERAGING_METHODS:
         raise AlignmentError(
             f"method {method!r} averages frames, which is meaningless for {x.dtype} features "
             "(e.g. codec codes); use method 'nearest' or 'repeat'"

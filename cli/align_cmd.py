@@ -42,12 +42,13 @@ def align(
         raise fail(f"--mels {mels}: not a directory", EXIT_USAGE)
     _, source, derivation = source_grid(extractor, model, source_hop, source_sample_rate)
     target, time_axis = target_grid(preset, mel_sample_rate, mel_hop)
-    total = len(feature_uids(features))
+    uids = feature_uids(features)
+    total = len(uids)
     typer.echo(f"aligning {total} files: {derivation} → mel {target.sample_rate}/{target.hop_length}, method {method}")
     with tqdm(total=total, unit="file", disable=None) as bar:
         summary = align_directory(
             features, mels, out, source=source, target=target, mel_time_axis=time_axis,
-            method=method, tolerance=tolerance, on_progress=lambda _uid: bar.update(1),
+            method=method, tolerance=tolerance, on_progress=lambda _uid: bar.update(1), uids=uids,
         )
     typer.echo(f"done {summary.done}, skipped {summary.skipped} (already aligned), failed {summary.failed}")
     for record in summary.failures[:10]:

@@ -1,4 +1,5 @@
-"""``svcprep pitch`` and ``svcprep stats``: F0/voicing on the mel grid, and Amphion's dataset statistics."""
+"""``svcprep pitch``, ``stats``, ``verify``, ``plot`` and ``slice``: F0 on the mel grid, Amphion's statistics, checks
+of a finished output root, a picture of one utterance, and long takes cut into pieces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import typer
 from svcprep.cli.common import reports_errors
 from svcprep.cli.pipeline_cmds import (
     BACKEND_OPT,
+    BATCH_OPT,
     CORPUS_HELP,
+    DEVICE_OPT,
+    DTYPE_OPT,
     GPUS_PER_WORKER_OPT,
     OVERWRITE_OPT,
     PROFILE_OPT,
@@ -17,9 +21,11 @@ from svcprep.cli.pipeline_cmds import (
     RAY_WORKERS_OPT,
     SHARD_OPT,
     WORKERS_OPT,
-    _run,
+    execute,
+    parse_options,
     parse_shard,
     ray_options,
+    run_config,
 )
 from svcprep.errors import ConfigError
 
@@ -29,11 +35,20 @@ def pitch(
     corpus: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(None, "--out", "-o", help="Output root: OUT/pitches/<uid>.npy and OUT/uvs/<uid>.npy."),
     preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel grid the pitch is sampled on."),
-    method: str = typer.Option("parselmouth", "--method", help="parselmouth (Amphion's default), dio or harvest."),
-    f0_min: float = typer.Option(50.0, "--f0-min", help="Lowest F0 searched, Hz."),
-    f0_max: float = typer.Option(1100.0, "--f0-max", help="Highest F0 searched, Hz."),
+    method: str = typer.Option("parselmouth", "--method", help="parselmouth (Amphion's default), dio, harvest (CPU, "
+                               "in the decode workers), or fcpe, rmvpe (neural, batched on --device)."),
+    model: str = typer.Option(None, "--model", help="Neural tracker checkpoint: rmvpe.pt (RVC's plain state dict "
+                              "or the {'model': ...} form of so-vits-svc / DDSP-SVC); for fcpe the default is the "
+                              "checkpoint the torchfcpe package ships."),
+    threshold: float = typer.Option(None, "--threshold", help="Voicing threshold on the peak salience (fcpe 0.006, "
+                                    "rmvpe 0.03 by default; so-vits-svc uses 0.05)."),
+    f0_min: float = typer.Option(50.0, "--f0-min", help="Lowest F0 searched, Hz (CPU methods)."),
+    f0_max: float = typer.Option(1100.0, "--f0-max", help="Highest F0 searched, Hz (CPU methods)."),
     grid: str = typer.Option("exact", "--grid", help="exact: F0 at each mel frame's centre. amphion: Amphion's "
                              "own frames, end-padded/cut to the mel length (matches an existing Amphion dataset)."),
+    device: str = DEVICE_OPT,
+    dtype: str = DTYPE_OPT,
+    batch_seconds: float = BATCH_OPT,
     num_workers: int | None = WORKERS_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
@@ -45,17 +60,21 @@ def pitch(
 ) -> None:
     """F0 in Hz (0 = unvoiced, float32) and voicing (bool, True = voiced), one value per mel frame.
 
-    The frame count is that of OUT/mels/<uid>.npy when present, otherwise the preset's. Needs the optional
-    extra: pip install 'svcprep[pitch]'. Exit code: 0 all done, 1 some failed, 2 usage/config error.
+    The frame count is that of OUT/mels/<uid>.npy when present, otherwise the preset's. CPU methods need the
+    optional extra: pip install 'svcprep[pitch]'. Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
-    from svcprep.pipeline.config import PipelineConfig
     from svcprep.pitch.settings import PitchSettings
     from svcprep.presets import load_preset
+    from svcprep.recipes.amphion import AmphionRecipe
 
-    settings = PitchSettings(method=method, f0_min=f0_min, f0_max=f0_max, grid=grid)
-    _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, pitch=settings,
-                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
-                        ray=ray_options(backend, ray_address, workers, gpus_per_worker)), None)
+    if model is not None and not Path(model).expanduser().exists():
+        raise ConfigError(f"{model} does not exist", "model")
+    settings = PitchSettings(method=method, f0_min=f0_min, f0_max=f0_max, grid=grid, threshold=threshold,
+                             model=str(Path(model).expanduser().resolve()) if model else None)
+    recipe = AmphionRecipe(preset=load_preset(preset), mels=False, pitch=settings)
+    execute(run_config(corpus, out, recipe, device=device, dtype=dtype, batch_seconds=batch_seconds,
+                       num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
+                       ray=ray_options(backend, ray_address, workers, gpus_per_worker)), None)
 
 
 @reports_errors
@@ -69,40 +88,44 @@ def stats(
     Run it once every shard has finished (svcprep run does it at the end when the corpus is complete).
     """
     from svcprep.pipeline.corpus import load_corpus
-    from svcprep.pipeline.layout import MELS, PITCHES, OutputLayout
-    from svcprep.pipeline.provenance import read_meta
-    from svcprep.pipeline.stats import write_dataset_statistics
     from svcprep.presets import preset_from_dict
+    from svcprep.recipes.amphion import MELS, PITCHES
+    from svcprep.recipes.amphion_dataset import write_statistics
+    from svcprep.store.files import FileStore
 
-    layout = OutputLayout(out)
-    meta = read_meta(layout, MELS)
-    if not meta or "preset" not in meta:
-        raise ConfigError(f"{layout.output_dir(MELS)}: no svcprep mels here; run `svcprep mel` or `svcprep run` "
-                          "first", "out")
-    recorded = dict(meta["preset"])
+    store = FileStore(out)
+    record = store.read_record(MELS)
+    if record is None or "preset" not in record.settings:
+        raise ConfigError(f"{out / MELS}: no svcprep mels here; run `svcprep mel` or `svcprep run` first", "out")
+    recorded = dict(record.settings["preset"])
     preset = preset_from_dict(recorded.pop("name", "recorded"), recorded)
     source = load_corpus(corpus or out)
-    report = write_dataset_statistics(out, source, preset, pitch=layout.output_dir(PITCHES).is_dir())
+    report = write_statistics(store, source, preset, pitch=store.read_record(PITCHES) is not None)
     typer.echo(report.describe())
 
 
 @reports_errors
 def verify(
-    out: Path = typer.Argument(..., help="An output root (with mels/ and the features, pitch, energy made there)."),
+    out: Path = typer.Argument(..., help="An output root (any recipe's), or a dir holding several (OUT/<config>/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    hashes: bool = typer.Option(True, "--hashes/--no-hashes", help="Compare every file with the sha256 recorded "
+                                "when it was written (reads every byte)."),
 ) -> None:
-    """Check a whole output dir: every uid with a mel has each file, rows equal mel frames (or cover them on the
-    recorded native grid), widths/dtypes agree with the records, values are finite, uvs equal pitch != 0, done-lists
-    match the files, statistics match the data. Exit code 0 when clean, 1 otherwise."""
+    """Check a whole output root: every recorded output has its record; every uid finished under the current
+    settings has each file, unchanged since it was written (sha256), readable, with the recorded dtype; rows
+    equal the expected frame count (or cover it on the recorded native grid); values are finite and plausible
+    (no all-zero feature, F0 within the audible range, voicing equal to F0 != 0); no file is left from other
+    settings; statistics, file lists and config fragments agree with the data. Exit code 0 when clean, 1
+    otherwise."""
     import json
 
-    from svcprep.pipeline.verify import describe, verify_output_dir
+    from svcprep.pipeline.verify import describe, verify_root
 
     if not out.is_dir():
         raise ConfigError(f"{out}: not a directory", "out")
-    checks = verify_output_dir(out)
+    checks = verify_root(out, check_hashes=hashes)
     if not checks:
-        raise ConfigError(f"{out}: no svcprep outputs here (no mels/ and nothing recorded in .svcprep/)", "out")
+        raise ConfigError(f"{out}: no svcprep outputs here (nothing recorded in .svcprep/)", "out")
     clean = all(not c.problems for c in checks)
     if as_json:
         typer.echo(json.dumps({"clean": clean, "outputs": [c.to_dict() for c in checks]}, indent=2))
@@ -120,9 +143,38 @@ def plot(
     features: str = typer.Option(None, "--features", help="Comma-separated feature dirs (default: every aligned "
                                  "feature recorded in OUT)."),
 ) -> None:
-    """Draw one utterance: mel spectrogram with the F0 contour, and each aligned feature's first principal
-    components on the same frame axis with its native frame boundaries marked. Needs: pip install 'svcprep[plot]'."""
+    """Draw one utterance: mel spectrogram above an F0 panel (Hz, log scale), and each aligned feature's first
+    principal components on the same frame axis with its native frame boundaries marked.
+    Needs: pip install 'svcprep\\[plot]'."""
     from svcprep.plot import plot_utterance
 
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
     typer.echo(f"wrote {plot_utterance(out, uid, image, names)}")
+
+
+@reports_errors
+def slice_takes(
+    corpus: Path = typer.Argument(..., help=CORPUS_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Where the pieces (OUT/<take uid>/<k>.wav) and "
+                             "OUT/pieces.jsonl go."),
+    preset: str = typer.Option("openvpi", "--preset", "-p", help="rvc (RVC's slicer, 3.7 s pieces with 0.3 s "
+                               "overlap, 48 Hz high-pass) or openvpi (silences only, pieces of 5 s or more)."),
+    settings: list[str] = typer.Option([], "--set", help="slice.KEY=VALUE, e.g. slice.threshold_db=-45, "
+                                       "slice.piece_seconds=10, slice.sample_rate=44100."),
+    num_workers: int | None = WORKERS_OPT,
+    shard: str = SHARD_OPT,
+    overwrite: bool = OVERWRITE_OPT,
+) -> None:
+    """Cut long takes at their silences into pieces, written as float WAVs with a manifest
+    (uid, path, singer, dataset, source, start, end) that every svcprep command reads as a corpus. A rerun skips
+    finished takes. Exit code: 0 all done, 1 some failed, 2 usage/config error."""
+    from svcprep.audio.slicing import slice_settings_from
+    from svcprep.recipes.pieces import PiecesRecipe
+
+    options = parse_options(settings)
+    unknown = sorted(set(options) - {"slice"})
+    if unknown:
+        raise ConfigError(f"--set {', '.join(unknown)}: only slice.KEY=VALUE applies here")
+    slicing = slice_settings_from(preset, options.get("slice", {}))
+    execute(run_config(corpus, out, PiecesRecipe(slicing.sample_rate), num_workers=num_workers,
+                       shard=parse_shard(shard), overwrite=overwrite, slicing=slicing), None)

@@ -6,7 +6,7 @@ import typer
 
 from svcprep import __version__
 from svcprep.cli.align_cmd import align
-from svcprep.cli.dataset_cmds import pitch, plot, stats, verify
+from svcprep.cli.dataset_cmds import pitch, plot, slice_takes, stats, verify
 from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
 
@@ -26,6 +26,7 @@ app.command()(pitch)
 app.command()(stats)
 app.command()(verify)
 app.command()(plot)
+app.command(name="slice")(slice_takes)
 
 
 def _version(value: bool) -> None:

@@ -35,14 +35,15 @@ def parse_assignments(items: list[str], what: str) -> dict[str, str]:
 
 
 def parse_options(items: list[str]) -> dict[str, dict]:
-    """``--set whisper.layer=12`` → ``{"whisper": {"layer": 12}}`` (values parsed as YAML scalars)."""
+    """``--set whisper.layer=12`` → ``{"whisper": {"layer": 12}}`` (values parsed as YAML scalars). NAME is an
+    extractor, ``pitch``, ``slice`` or a recipe (``rvc.sample_rate=48000``)."""
     import yaml
 
     options: dict[str, dict] = {}
     for key, value in parse_assignments(items, "--set").items():
         name, dot, option = key.partition(".")
         if not dot:
-            raise ConfigError(f"--set {key}: expected EXTRACTOR.OPTION=VALUE, e.g. contentvec.layer=9")
+            raise ConfigError(f"--set {key}: expected NAME.OPTION=VALUE, e.g. contentvec.layer=9 or pitch.method=fcpe")
         options.setdefault(name, {})[option] = yaml.safe_load(value)
     return options
 
@@ -108,7 +109,7 @@ def extractor_configs(names: list[str], models: list[str], settings: list[str], 
     return configs
 
 
-def _run(config, devices: str | None) -> None:
+def execute(config, devices: str | None) -> None:
     from svcprep.pipeline.runner import run_pipeline
 
     if devices:
@@ -117,21 +118,35 @@ def _run(config, devices: str | None) -> None:
     typer.echo(summary.describe())
     typer.echo(f"outputs in {summary.out}")
     if summary.failed:
-        typer.echo(f"failures are listed in {summary.out / '_failures.jsonl'}", err=True)
+        typer.echo(f"failures are listed in {summary.out}/**/_failures.jsonl"
+                   if len(config.recipes) > 1 else f"failures are listed in {summary.out / '_failures.jsonl'}",
+                   err=True)
     raise typer.Exit(summary.exit_code)
+
+
+def run_config(corpus: Path, out: Path | None, recipe, **execution):
+    """A one-recipe run of the Amphion layout (``mel``, ``pitch``, ``extract``)."""
+    from svcprep.pipeline.config import RunConfig
+
+    return RunConfig(corpus=corpus, out=out, recipes=(recipe,), **execution)
 
 
 SHARD_OPT = typer.Option("0/1", "--shard", help="Process shard K of N (K from 0; stable hash of the uid).")
 OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Redo outputs made with other settings.")
-WORKERS_OPT = typer.Option(None, "--num-workers", min=0, help="Decode worker processes (0: decode in-process). "
-                           "Default by device: CPU with a model 0 (the model takes every core), GPU or no model: "
-                           "the cores but one (at most 8).")
+WORKERS_OPT = typer.Option(None, "--num-workers", min=0, max=64, help="Decode worker processes (0: decode "
+                           "in-process). Default by device: CPU with a model 0 (the model takes every core), GPU "
+                           "or no model: the cores but one (at most 8).")
 BACKEND_OPT = typer.Option("local", "--backend", help="local, or ray (extra 'ray'): decode as Ray tasks, models "
                            "in a Ray actor pool, the same files.")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address", help="Ray cluster address (default: start a local cluster).")
 RAY_WORKERS_OPT = typer.Option(1, "--workers", min=1, help="Ray model actors (--backend ray).")
 GPUS_PER_WORKER_OPT = typer.Option(0.0, "--gpus-per-worker", min=0.0, help="GPUs per Ray model actor, e.g. 0.5 "
                                    "(--backend ray).")
+DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
+DEVICES_OPT = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU.")
+DTYPE_OPT = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16.")
+BATCH_OPT = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch (0: one file per call). "
+                         "Default by device: CPU one file per call; GPU as much as half the free memory holds.")
 
 
 def ray_options(backend: str, address: str | None, workers: int, gpus_per_worker: float):
@@ -168,11 +183,12 @@ def mel(
     profile: bool = PROFILE_OPT,
 ) -> None:
     """Compute Amphion-compatible log-mels (any input rate/channels: downmixed, resampled with soxr)."""
-    from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
+    from svcprep.recipes.amphion import AmphionRecipe
 
-    _run(PipelineConfig(corpus=corpus, out=out, preset=load_preset(preset), write_mels=True, write_energy=energy,
-                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile), None)
+    recipe = AmphionRecipe(preset=load_preset(preset), mels=True, energy=energy)
+    execute(run_config(corpus, out, recipe, num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite,
+                    profile=profile), None)
 
 
 @reports_errors
@@ -183,12 +199,10 @@ def extract(
     models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID (default: the published model)."),
     settings: list[str] = typer.Option([], "--set", help="Option, e.g. contentvec.layer=9."),
     preset: str = typer.Option("amphion-svc-24k", "--preset", "-p", help="Mel grid the features are aligned to."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
-    dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16."),
-    batch_seconds: float = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch (0: one "
-                                        "file per call). Default by device: CPU one file per call; GPU as much "
-                                        "as half the free memory holds."),
+    device: str = DEVICE_OPT,
+    devices: str = DEVICES_OPT,
+    dtype: str = DTYPE_OPT,
+    batch_seconds: float = BATCH_OPT,
     num_workers: int | None = WORKERS_OPT,
     method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
     tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),
@@ -209,28 +223,32 @@ def extract(
     the preset. Reruns skip finished files; a bad file is logged in OUT/_failures.jsonl and the run goes on.
     Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
-    from svcprep.pipeline.config import PipelineConfig
     from svcprep.presets import load_preset
+    from svcprep.recipes.amphion import AmphionRecipe
 
     configs = extractor_configs(extractors, models, settings, trust_remote_code)
-    config = PipelineConfig(
-        corpus=corpus, out=out, preset=load_preset(preset), write_mels=False, extractors=tuple(configs),
-        device=device, dtype=dtype, batch_seconds=batch_seconds, num_workers=num_workers, method=method,
-        tolerance=tolerance, shard=parse_shard(shard), keep_native=keep_native, save_dtype=save_dtype,
-        overwrite=overwrite, profile=profile, ray=ray_options(backend, ray_address, workers, gpus_per_worker),
-    )
-    _run(config, devices)
+    recipe = AmphionRecipe(preset=load_preset(preset), mels=False, extractors=tuple(configs), method=method,
+                           tolerance=tolerance, keep_native=keep_native, save_dtype=save_dtype)
+    config = run_config(corpus, out, recipe, device=device, dtype=dtype, batch_seconds=batch_seconds,
+                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
+                        ray=ray_options(backend, ray_address, workers, gpus_per_worker))
+    execute(config, devices)
 
 
 @reports_errors
 def run(
-    config: str = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name (amphion-svc)."),
+    configs: list[str] = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name "
+                                      "(amphion-svc, so-vits-svc, ddsp-svc, rvc). Repeat to write several "
+                                      "projects' trees in one pass (each under OUT/<config name>/)."),
     corpus: Path = typer.Option(None, "--corpus", help="Overrides the config's corpus."),
     out: Path = typer.Option(None, "--out", "-o", help="Overrides the config's out."),
-    models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID: overrides a configured model."),
-    settings: list[str] = typer.Option([], "--set", help="NAME.OPTION=VALUE, e.g. contentvec.layer=9."),
+    models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID: an extractor's model, or a pitch "
+                                     "tracker's checkpoint (rmvpe=rmvpe.pt, fcpe=...)."),
+    settings: list[str] = typer.Option([], "--set", help="NAME.KEY=VALUE: an extractor option "
+                                       "(contentvec.layer=9), pitch.method=fcpe, pitch.threshold=0.05, "
+                                       "slice.threshold_db=-40, or a recipe setting (rvc.sample_rate=48000)."),
     device: str = typer.Option(None, "--device", help="Overrides the config's device."),
-    devices: str = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU."),
+    devices: str = DEVICES_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
@@ -239,31 +257,24 @@ def run(
     workers: int = RAY_WORKERS_OPT,
     gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
-    """Everything a run config asks for in one pass over the corpus: mels, energy, pitch, every extractor,
-    statistics and the Amphion fragment (YAML keys: corpus, out, preset, mels, energy, pitch, stats, amphion,
-    keep_native, method, tolerance, extractors, ...). Built-in: amphion-svc."""
-    from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
+    """Everything a project's training reads, in one pass over the corpus: each config names a recipe
+    (`recipe:` amphion, so-vits-svc, ddsp-svc or rvc) and its settings; several configs share one decode of
+    each file and one forward pass per model. Run keys (corpus, out, device, dtype, batch_seconds, num_workers,
+    slice) may sit in any config; the command line overrides them.
 
-    data, base = read_run_config(config)
-    model_map, options = parse_assignments(models, "--model"), parse_options(settings)
-    configured = [item.get("name") for item in data.get("extractors") or [] if isinstance(item, dict)]
-    unknown = sorted((set(model_map) | set(options)) - set(configured))
-    if unknown:
-        raise ConfigError(f"--model/--set name extractors the config does not run: {', '.join(unknown)} "
-                          f"(configured: {', '.join(map(str, configured))})")
-    for item in data.get("extractors") or []:
-        if isinstance(item, dict) and item.get("name") in model_map:
-            item["model"] = str(Path(model_map[item["name"]]).resolve()) if Path(
-                model_map[item["name"]]).exists() else model_map[item["name"]]
-        if isinstance(item, dict) and item.get("name") in options:
-            item["options"] = {**(item.get("options") or {}), **options[item["name"]]}
+    Exit code: 0 all done, 1 some failed, 2 usage/config error (found before any model loads)."""
+    from svcprep.pipeline.config import read_run_config, run_config_from_files
+
+    files = [read_run_config(name) for name in configs]
+    model_map = {k: str(Path(v).expanduser().resolve()) if Path(v).expanduser().exists() else v
+                 for k, v in parse_assignments(models, "--model").items()}
     try:
-        pipeline_config = pipeline_config_from_dict(data, base, corpus=corpus, out=out, device=device,
-                                                    shard=parse_shard(shard), overwrite=overwrite or None,
-                                                    profile=profile or None,
-                                                    ray=ray_options(backend, ray_address, workers, gpus_per_worker))
+        pipeline_config = run_config_from_files(
+            files, model_paths=model_map, options=parse_options(settings), corpus=corpus, out=out, device=device,
+            shard=parse_shard(shard), overwrite=overwrite or None, profile=profile or None,
+            ray=ray_options(backend, ray_address, workers, gpus_per_worker))
     except ConfigError as exc:
         if exc.parameter is None:
             raise
-        raise ConfigError(f"run config {config}: {exc}") from None
-    _run(pipeline_config, devices)
+        raise ConfigError(f"run config {', '.join(configs)}: {exc}") from None
+    execute(pipeline_config, devices)

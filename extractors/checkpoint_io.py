@@ -40,6 +40,21 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 _TORCH_DTYPES = {name for name in dir(torch) if isinstance(getattr(torch, name, None), torch.dtype)}
 
 
+def _numpy_attr(module: str, name: str):
+    def get():
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    return get
+
+
+# numpy's own pickles of arrays, dtypes and scalars (object ``.npy`` files of so-vits-svc and DDSP-SVC).
+_NUMPY_DATA = {(m, n): _numpy_attr(m.replace("numpy.core", "numpy._core"), n)
+               for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
+_NUMPY_DATA.update({(m, n): _numpy_attr("numpy", n) for m in ("numpy",) for n in ("ndarray", "dtype")})
+
+
 class Placeholder:
     """An inert stand-in for a class the checkpoint names; it keeps arguments and state as data."""
 
@@ -91,10 +106,28 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Allow-listed globals only; any other class becomes a :class:`Placeholder` (``strict``: is refused)."""
+def _is_inert_data(obj: Any) -> bool:
+    """Objects a checkpoint may give state to (``BUILD``): containers, tensors, arrays and placeholders.
+
+    Never a class, function, module or any other object the process shares: setting attributes on those would
+    let a file change how code runs (e.g. ``dump_patches`` on a function that torch's legacy loader then uses
+    to write a file).
+    """
+    import numpy as np
+
+    return isinstance(obj, Placeholder | dict | list | set | torch.Tensor | np.ndarray | np.dtype | np.generic)
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """Allow-listed globals only; any other class becomes a :class:`Placeholder` (``strict``: is refused).
+
+    The pure-Python unpickler, so that ``BUILD`` (``__setstate__`` / attribute updates) can be refused on
+    anything but inert data (:func:`_is_inert_data`). It reads only the small structure pickles: tensor bytes
+    are read by torch.
+    """
 
     strict = False
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED:
@@ -105,9 +138,20 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _latin1_encode
         if (module, name) == ("copyreg", "_reconstructor"):
             return _reconstructor
+        if (module, name) in _NUMPY_DATA:
+            return _NUMPY_DATA[(module, name)]()
         if self.strict:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a plain state dict holds only tensors")
         return _placeholder(module, name)
+
+    def load_build(self) -> None:
+        target = self.stack[-2]
+        if not _is_inert_data(target):
+            what = "a class" if isinstance(target, type) else f"a {type(target).__name__} object"
+            raise pickle.UnpicklingError(f"refusing to set state on {what}: a checkpoint may only fill in data")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 class StrictUnpickler(RestrictedUnpickler):
@@ -167,16 +211,29 @@ def _check_legacy_stream(path: Path, size: int) -> None:
             return super().find_class(module, name)
 
         def persistent_load(self, pid: Any) -> Any:
-            if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
-                storage_type, key, numel = pid[1], pid[2], pid[4]
-                name = getattr(storage_type, "qualname", str(storage_type)).rsplit(".", 1)[-1]
+            # torch decodes a bytes typename as ASCII (``_maybe_decode_ascii``): so does this check.
+            typename = pid[0].decode("ascii", "replace") if isinstance(pid, tuple) and pid and isinstance(
+                pid[0], bytes | bytearray) else (pid[0] if isinstance(pid, tuple) and pid else None)
+            if typename == "module":
+                raise pickle.UnpicklingError("a legacy 'module' record (torch would check and patch source files "
+                                             "the checkpoint names); svcprep reads only tensors")
+            if typename != "storage" or len(pid) < 5:
+                raise pickle.UnpicklingError(f"unknown persistent record {typename!r}")
+            storage_type, key, numel = pid[1], pid[2], pid[4]
+            name = getattr(storage_type, "qualname", str(storage_type)).rsplit(".", 1)[-1]
+            try:
                 dtype = torch.serialization.StorageType(name).dtype if "Storage" in name else torch.uint8
-                declared[str(key)] = int(numel) * torch._utils._element_size(dtype)
+            except (KeyError, AttributeError):
+                dtype = torch.uint8
+            declared[str(key)] = max(0, int(numel)) * torch._utils._element_size(dtype)
             return None
 
     with open(path, "rb") as f:
-        for _ in range(4):  # magic number, protocol version, sys info, data
-            Scan(f, encoding="utf-8").load()
+        try:
+            for _ in range(4):  # magic number, protocol version, sys info, data
+                Scan(f, encoding="utf-8").load()
+        except pickle.UnpicklingError as exc:
+            raise CheckpointError(f"{path}: refused ({exc})") from exc
     if sum(declared.values()) > size:
         raise CheckpointError(f"{path}: storages declare {sum(declared.values())} bytes; the file has {size}")
 
@@ -201,23 +258,38 @@ def load_state_dict_file(path: Path) -> Any:
     return _torch_load(path, _STRICT)
 
 
-def to_plain(obj: Any, depth: int = 0) -> Any:
-    """Placeholders of ``argparse.Namespace`` and omegaconf nodes to plain dicts/lists/values."""
-    if depth > 50:
-        return None
-    if isinstance(obj, Placeholder):
-        state = obj.state
-        if isinstance(state, dict) and "_content" in state:  # omegaconf DictConfig / ListConfig
-            return to_plain(state["_content"], depth + 1)
-        if isinstance(state, dict) and "_val" in state:  # omegaconf value node
-            return to_plain(state["_val"], depth + 1)
-        if isinstance(state, dict):  # argparse.Namespace and plain objects
-            return {k: to_plain(v, depth + 1) for k, v in state.items()}
-        if obj.args:  # enums and other reduce(cls, (value,)) objects
-            return to_plain(obj.args[0], depth + 1)
-        return None
-    if isinstance(obj, dict):
-        return {k: to_plain(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_plain(v, depth + 1) for v in obj]
-    return obj
+MAX_CONFIG_NODES = 200_000  # a real fairseq config has a few thousand
+
+
+def to_plain(obj: Any) -> Any:
+    """Placeholders of ``argparse.Namespace`` and omegaconf nodes to plain dicts/lists/values.
+
+    A config tree that references its own parts many times (a "billion laughs" of shared lists) is refused once
+    it expands past :data:`MAX_CONFIG_NODES` nodes, instead of being expanded without bound.
+    """
+    budget = [MAX_CONFIG_NODES]
+
+    def plain(value: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise CheckpointError(f"the checkpoint's config expands past {MAX_CONFIG_NODES} nodes; refusing it")
+        if depth > 50:
+            return None
+        if isinstance(value, Placeholder):
+            state = value.state
+            if isinstance(state, dict) and "_content" in state:  # omegaconf DictConfig / ListConfig
+                return plain(state["_content"], depth + 1)
+            if isinstance(state, dict) and "_val" in state:  # omegaconf value node
+                return plain(state["_val"], depth + 1)
+            if isinstance(state, dict):  # argparse.Namespace and plain objects
+                return {k: plain(v, depth + 1) for k, v in state.items()}
+            if value.args:  # enums and other reduce(cls, (value,)) objects
+                return plain(value.args[0], depth + 1)
+            return None
+        if isinstance(value, dict):
+            return {k: plain(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v, depth + 1) for v in value]
+        return value
+
+    return plain(obj, 0)

@@ -90,7 +90,7 @@ def cached_fingerprint(path: Path, cache_dir: Path | None = None) -> str:
 def _cached_fingerprint(path: Path, cache_dir: Path) -> str:
     import json
 
-    from svcprep.pipeline.storage import atomic_write_text
+    from svcprep.store.fileio import atomic_write_text
 
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     stamp = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]

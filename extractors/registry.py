@@ -100,6 +100,20 @@ class ResolvedExtractor:
         """The loaded extractor: ``.spec`` and ``.extract(waveforms)``."""
         return self.entry.family.load(self.spec, self.path, self.settings, self.runtime)
 
+    @property
+    def model_key(self) -> tuple:
+        """Equal for two resolutions of the same model with the same options (one load serves both)."""
+        import json
+
+        return ("extractor", self.entry.name, str(self.path), json.dumps(self.settings, sort_keys=True, default=str),
+                json.dumps(self.runtime, sort_keys=True, default=str))
+
+    def request(self, audio):
+        """A model-stage request of this extractor on ``audio`` (an :class:`~svcprep.outputs.base.AudioRequest`)."""
+        from svcprep.outputs.base import ModelRequest
+
+        return ModelRequest(self, audio)
+
 
 def resolve_extractor(name: str, model: str | Path | None = None, **options: Any) -> ResolvedExtractor:
     """Check options and locate the model (a local dir/file, or a hub id in the local cache); load nothing."""

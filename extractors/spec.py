@@ -102,6 +102,29 @@ class WhisperFrames:
 
 
 @dataclass(frozen=True)
+class CenteredFrames:
+    """Frames centred on every ``hop``-th sample (a ``center=True`` STFT, or a padding that gives the same count):
+    ``num_samples // hop + 1`` frames once the clip holds ``min_samples`` (the neural pitch trackers)."""
+
+    hop: int
+    min_length: int = 1
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_samples // self.hop + 1 if num_samples >= self.min_length else 0
+
+    @property
+    def hop_length(self) -> int:
+        return self.hop
+
+    @property
+    def min_samples(self) -> int:
+        return self.min_length
+
+    def describe(self) -> str:
+        return f"frames centred every {self.hop} samples"
+
+
+@dataclass(frozen=True)
 class ExtractorSpec:
     """Frozen metadata of one configured extractor.
 
@@ -113,7 +136,7 @@ class ExtractorSpec:
     family: str
     sample_rate: int
     dim: int
-    frames: ConvStackFrames | CeilFrames | WhisperFrames
+    frames: ConvStackFrames | CeilFrames | WhisperFrames | CenteredFrames
     channels: int = 1
     integer_output: bool = False
 
@@ -128,6 +151,11 @@ class ExtractorSpec:
     @property
     def grid(self) -> FrameGrid:
         return FrameGrid(self.hop_length, self.sample_rate)
+
+    def grid_record(self):
+        from svcprep.store.records import GridRecord
+
+        return GridRecord(self.sample_rate, self.hop_length)
 
     def num_frames(self, num_samples: int) -> int:
         return self.frames.num_frames(num_samples)

@@ -1,8 +1,9 @@
 """``svcprep plot``: one utterance as a picture, so that a shifted feature or pitch track shows at a glance.
 
-Top: the mel spectrogram with the F0 contour drawn at its mel bins. Below, on the same frame axis, each aligned
-feature as its first principal components (z-scored), with the native frame boundaries marked along the top
-of each panel (from the recorded native grid), so the mapping from native frames to mel frames is visible.
+Top: the mel spectrogram. Below it, the F0 contour in Hz on a log axis (voiced frames only), on the same frame
+axis. Below, each aligned feature as its first principal components (z-scored), with the native frame
+boundaries marked along the top of each panel (from the recorded native grid), so the mapping from native
+frames to mel frames is visible. Everything is read through the output root's store and records.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from svcprep.errors import ConfigError
-from svcprep.pipeline.layout import MELS, PITCHES, OutputLayout
-from svcprep.pipeline.provenance import read_meta
 
 NUM_COMPONENTS = 3
 
@@ -29,19 +28,6 @@ def principal_components(features: np.ndarray, count: int = NUM_COMPONENTS) -> n
     return (projected - projected.mean(axis=0)) / (projected.std(axis=0) + 1e-9)
 
 
-def _mel_bin_of_hz(hz: np.ndarray, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Fractional mel-bin index of each frequency (Slaney mel scale, as the presets' filters)."""
-    def slaney(f):
-        f = np.asarray(f, dtype=np.float64)
-        linear = f / (200.0 / 3)
-        log_part = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
-        return np.where(f >= 1000.0, log_part, linear)
-
-    low, high = slaney(fmin), slaney(fmax)
-    centres = np.linspace(low, high, n_mels + 2)[1:-1]
-    return np.interp(slaney(hz), centres, np.arange(n_mels))
-
-
 def plot_utterance(out: Path, uid: str, image_path: Path, features: list[str] | None = None) -> Path:
     try:
         import matplotlib
@@ -50,44 +36,53 @@ def plot_utterance(out: Path, uid: str, image_path: Path, features: list[str] | 
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigError("svcprep plot needs matplotlib: pip install 'svcprep[plot]'") from exc
-    layout = OutputLayout(out)
-    mel_path = layout.file(MELS, uid)
-    if not mel_path.is_file():
-        raise ConfigError(f"{mel_path}: no mel for uid {uid!r} in {out}", "uid")
-    meta = read_meta(layout, MELS) or {}
-    preset = meta.get("preset") or {}
-    mel = np.load(mel_path)
-    if preset.get("mel_layout") == "frames_by_mels":
+    from svcprep.pipeline.verify import open_recipe_store
+
+    store, _, _ = open_recipe_store(out)
+    records = {name: store.read_record(name) for name in store.recorded_outputs()}
+    mel_record = next((r for r in records.values() if r and r.kind == "mel"), None)
+    if mel_record is None or not store.exists(mel_record.files[0], uid):
+        raise ConfigError(f"no mel for uid {uid!r} in {out}", "uid")
+    preset = mel_record.settings.get("preset", {})
+    mel = store.read(mel_record.files[0], uid)
+    if mel_record.frames is not None and mel_record.frames.axis == 0:
         mel = mel.T
     if features is None:
-        features = sorted(p.name for p in layout.bookkeeping_dir.glob("*")
-                          if (read_meta(layout, p.name) or {}).get("target_grid"))
-    missing = [f for f in features if not layout.file(f, uid).is_file()]
+        features = sorted(name for name, r in records.items() if r and r.kind == "feature")
+    unknown = [f for f in features if records.get(f) is None or records[f].kind != "feature"]
+    if unknown:
+        raise ConfigError(f"no aligned feature named {', '.join(unknown)} under {out}", "features")
+    missing = [f for f in features if not store.exists(records[f].files[0], uid)]
     if missing:
         raise ConfigError(f"uid {uid!r} has no file in {', '.join(missing)} under {out}", "features")
-    figure, axes = plt.subplots(1 + len(features), 1, sharex=True, squeeze=False,
-                                figsize=(12, 3 + 1.8 * len(features)), gridspec_kw={
-                                    "height_ratios": [2.2] + [1] * len(features)})
-    axes = axes[:, 0]
+    pitch_record = next((r for r in records.values() if r and r.kind == "pitch"), None)
+    has_pitch = pitch_record is not None and store.exists(pitch_record.files[0], uid)
+    panels = 1 + int(has_pitch) + len(features)
+    figure, axes = plt.subplots(panels, 1, sharex=True, squeeze=False, figsize=(12, 3 + 1.8 * (panels - 1)),
+                                gridspec_kw={"height_ratios": [2.2] + [1] * (panels - 1)})
+    axes = list(axes[:, 0])
     axes[0].imshow(mel, origin="lower", aspect="auto", interpolation="nearest", cmap="magma")
     axes[0].set_ylabel("mel bin")
     axes[0].set_title(f"{uid}: {mel.shape[1]} mel frames ({preset.get('name', 'mel')}, "
                       f"{preset.get('sample_rate', '?')} Hz / hop {preset.get('hop_length', '?')})")
-    pitch_path = layout.file(PITCHES, uid)
-    if pitch_path.is_file() and preset:
-        f0 = np.load(pitch_path).astype(np.float64)
-        voiced = np.where(f0 > 0, _mel_bin_of_hz(f0, mel.shape[0], preset["fmin"], preset["fmax"]), np.nan)
-        axes[0].plot(np.arange(len(f0)), voiced, color="cyan", linewidth=1.5, label="F0 (at mel frame centres)")
-        axes[0].legend(loc="upper right", fontsize=8)
-    for axis, name in zip(axes[1:], features, strict=True):
-        values = np.load(layout.file(name, uid))
+    rest = axes[1:]
+    if has_pitch:
+        f0 = np.asarray(store.read(pitch_record.files[0], uid), dtype=np.float64)
+        axis = rest.pop(0)
+        axis.plot(np.arange(len(f0)), np.where(f0 > 0, f0, np.nan), color="tab:blue", linewidth=1.2)
+        axis.set_yscale("log")
+        axis.set_ylabel("F0 (Hz)")
+        axis.set_title("F0 at the mel frame centres (unvoiced frames left blank)", fontsize=9)
+        axis.grid(True, which="both", alpha=0.3)
+    for axis, name in zip(rest, features, strict=True):
+        record = records[name]
+        values = store.read(record.files[0], uid)
         components = principal_components(values)
         for k in range(components.shape[1]):
             axis.plot(np.arange(len(components)), components[:, k], linewidth=1, label=f"PC{k + 1}")
-        feature_meta = read_meta(layout, name) or {}
-        native, target = feature_meta.get("native_grid"), feature_meta.get("target_grid")
+        native, target = record.native_grid, record.grid
         if native and target:
-            period = (native["hop_length"] / native["sample_rate"]) / (target["hop_length"] / target["sample_rate"])
+            period = (native.hop_length / native.sample_rate) / (target.hop_length / target.sample_rate)
             boundaries = np.arange(0, len(components) + period, period)
             axis.vlines(boundaries, 0.85, 1.0, transform=axis.get_xaxis_transform(), color="grey", linewidth=0.6)
             axis.set_title(f"{name}: {values.shape[1] if values.ndim > 1 else 1}-d, native frame = "

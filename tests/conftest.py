@@ -63,6 +63,30 @@ def synthetic_audio(num_samples: int, seed: int, channels: int = 1) -> np.ndarra
     return wav
 
 
+def amphion_config(corpus, out, **settings):
+    """A one-recipe run of the Amphion layout: execution settings go to RunConfig, the rest to the recipe."""
+    import dataclasses
+
+    from svcprep.pipeline.config import RunConfig
+    from svcprep.presets import load_preset
+    from svcprep.recipes.amphion import AmphionRecipe
+
+    run_fields = {f.name for f in dataclasses.fields(RunConfig)}
+    execution = {k: v for k, v in settings.items() if k in run_fields}
+    recipe = {k: v for k, v in settings.items() if k not in run_fields}
+    recipe.setdefault("preset", load_preset("amphion-svc-24k"))
+    return RunConfig(corpus=corpus, out=out, recipes=(AmphionRecipe(**recipe),), **execution)
+
+
+def done_uids(root: Path, output: str) -> set[str]:
+    """uids an output root records as finished for ``output`` under its current settings (through the store)."""
+    from svcprep.store.files import FileStore
+
+    store = FileStore(root)
+    record = store.read_record(output)
+    return set(store.done_list(record, "read").load()) if record is not None else set()
+
+
 def process_ids(field: str, value: int) -> list[int]:
     """pids whose ``/proc/<pid>/stat`` ``field`` (``"ppid"`` or ``"session"``) equals ``value``."""
     index = {"ppid": 1, "session": 3}[field]

@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 CRASH_EXIT_CODE = 86
 POINTS = ("after-model", "mid-write", "before-append", "after-append")
 
 
 def main(point: str, count: int, args: list[str]) -> None:
-    from svcprep.pipeline import provenance, runner, storage, writer
+    from svcprep.pipeline.models import ModelStage
+    from svcprep.store import fileio
+    from svcprep.store.files import DoneList, FileStore
 
     reached = 0
 
@@ -33,41 +36,45 @@ def main(point: str, count: int, args: list[str]) -> None:
         os._exit(CRASH_EXIT_CODE)
 
     if point == "after-model":
-        real_extract = runner.Pipeline._extract
+        real_run = ModelStage.run
+        out = Path(args[args.index("--out") + 1])
 
-        def extract(self, feature, clips, waves):
-            result = real_extract(self, feature, clips, waves)
+        def run(self, clips):
+            result = real_run(self, clips)
             if now():
                 deadline = time.monotonic() + 60
-                while not feature.output.done_list.load() and time.monotonic() < deadline:
+                while time.monotonic() < deadline and not any(
+                        p.stat().st_size for p in (out / ".svcprep").rglob("done/*/*.txt")):
                     time.sleep(0.01)  # let earlier batches land, so the crash is mid-run
                 die()
             return result
 
-        runner.Pipeline._extract = extract
+        ModelStage.run = run
     elif point == "mid-write":
-        def save(path, array, temp_dir=None):
+        real_write = FileStore.write
+
+        def write(self, file, uid, value):
             if now():
                 def half(f):
                     f.write(b"\x93NUMPY\x01\x00" + b"\x00" * 64)
                     f.flush()
                     die()
 
-                storage.atomic_write(path, half, temp_dir)
-            storage.atomic_save_npy(path, array, temp_dir)
+                fileio.atomic_write(self.path(file, uid), half, self.temp_dir)
+            return real_write(self, file, uid, value)
 
-        writer.atomic_save_npy = save
+        FileStore.write = write
     elif point in ("before-append", "after-append"):
-        real_append = provenance.DoneList.append
+        real_append = DoneList.append
 
-        def append(self, uid):
+        def append(self, entry):
             if point == "before-append" and now():
                 die()
-            real_append(self, uid)
+            real_append(self, entry)
             if point == "after-append" and now():
                 die()
 
-        provenance.DoneList.append = append
+        DoneList.append = append
     else:
         raise SystemExit(f"unknown crash point {point!r}; one of {', '.join(POINTS)}")
     from svcprep.cli.main import main as cli_main

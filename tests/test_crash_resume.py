@@ -1,7 +1,6 @@
 """A process death at fixed points of the write path, then a rerun: the result equals an uninterrupted run
 bit for bit, and nothing half-written is ever visible or counted as done."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
+from tests.conftest import done_uids
 from tests.crash_driver import CRASH_EXIT_CODE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,11 +33,6 @@ def job(tmp_path_factory, tiny_models_by_name):
     proc = subprocess.run([sys.executable, "-m", "svcprep", *args(clean)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return root, args, clean
-
-
-def done_uids(out: Path, output: str) -> set[str]:
-    return {json.loads(line) for path in (out / ".svcprep" / output / "done").glob("*/*.txt")
-            for line in path.read_text().splitlines()}
 
 
 def files_of(out: Path, output: str) -> dict[str, bytes]:

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from svcprep.cli.main import app
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
-from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
+from svcprep.pipeline.config import ExtractorConfig
 from svcprep.pipeline.runner import Pipeline
-from svcprep.presets import load_preset
+from tests.conftest import amphion_config
 
 FILES = tuple(SyntheticFile(f"s/{i}.wav", 0.6 + 0.2 * i, 16000, 1) for i in range(5))
 
@@ -23,8 +23,8 @@ def corpus(tmp_path_factory):
 
 
 def config(corpus, out, model, **extra):
-    return PipelineConfig(corpus=corpus, out=out, preset=load_preset("amphion-svc-24k"), write_mels=False,
-                          extractors=(ExtractorConfig("hubert", str(model)),), device="cpu", **extra)
+    return amphion_config(corpus, out, mels=False, extractors=(ExtractorConfig("hubert", str(model)),),
+                          device="cpu", **extra)
 
 
 def test_cpu_defaults_run_one_file_per_call_in_process(corpus, tmp_path, tiny_models_by_name):

@@ -4,6 +4,7 @@ killed mid-run resumes on a rerun."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
+from svcprep.store.records import DoneEntry
 from tests.conftest import process_ids
 
 pytest.importorskip("ray")
@@ -43,8 +45,12 @@ def files(out):
 
 
 def done_lines(out, output="hubert"):
-    return [json.loads(line) for p in (out / ".svcprep" / output / "done").glob("*/*.txt")
-            for line in p.read_text().splitlines()]
+    """Every done-list line's uid (duplicates kept), read as the store reads them."""
+    uids = []
+    for path in (out / ".svcprep" / output / "done").glob("*/*.txt"):
+        uids += [DoneEntry.from_line(line).uid for line in path.read_text().splitlines()
+                 if DoneEntry.from_line(line) is not None]
+    return uids
 
 
 def session_processes(session_id):
@@ -129,6 +135,7 @@ def test_a_killed_driver_resumes(job):
         kill_session(proc.pid)
     before = set.intersection(*(set(done_lines(out, name))
                                 for name in ("mels", "energys", "pitches", "hubert", "hubert_native")))
+    hubert_before = set(done_lines(out, "hubert")) & set(done_lines(out, "hubert_native"))
     assert len(set(done_lines(out, "mels"))) < NUM_FILES
     resumed = start(command(out, "--backend", "ray"))
     try:
@@ -137,4 +144,7 @@ def test_a_killed_driver_resumes(job):
         kill_session(resumed.pid)
     assert resumed.returncode == 0, output
     assert f"skipped {len(before)}" in output
+    # The model actors saw only the clips whose hubert files were not finished (none recomputed).
+    ran = re.search(r"models ran on \(clips\): hubert (\d+)", output)
+    assert ran and int(ran.group(1)) == NUM_FILES - len(hubert_before), output
     assert files(out) == files(root / "local")

@@ -24,10 +24,10 @@ from svcprep.cli.main import app
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
 from svcprep.errors import CheckpointError, ConfigError, StorageError
 from svcprep.extractors.checkpoint_io import load_state_dict_file, load_untrusted_checkpoint
-from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
+from svcprep.pipeline.config import ExtractorConfig
 from svcprep.pipeline.runner import run_pipeline
 from svcprep.presets import load_preset
-from tests.conftest import process_ids
+from tests.conftest import amphion_config, done_uids, process_ids
 
 MARKER = "PWNED_BY_CHECKPOINT"
 
@@ -147,29 +147,26 @@ def small_corpus(tmp_path_factory):
 
 
 def _config(corpus, out, **kw):
-    values = dict(corpus=corpus, out=out, preset=load_preset("amphion-svc-24k"), write_mels=True, num_workers=0)
-    values.update(kw)
-    return PipelineConfig(**values)
+    return amphion_config(corpus, out, **{"mels": True, "num_workers": 0, **kw})
 
 
 def test_full_disk_stops_the_run_with_an_error_never_a_false_done(small_corpus, tmp_path, monkeypatch):
-    import svcprep.pipeline.storage as storage
-    import svcprep.pipeline.writer as writer
+    from svcprep.store.files import FailureLog, FileStore
 
     calls = {"n": 0}
-    real_save = writer.atomic_save_npy
+    real_write = FileStore.write
 
-    def save_then_fill(path, array, temp_dir=None):
+    def write_then_fill(self, file, uid, value):
         calls["n"] += 1
         if calls["n"] > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(path, array, temp_dir)
+        return real_write(self, file, uid, value)
 
-    def no_space_append(path, line):
+    def no_space_append(self, record):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer, "atomic_save_npy", save_then_fill)
-    monkeypatch.setattr(storage, "append_line", no_space_append)  # the failure log cannot record either
+    monkeypatch.setattr(FileStore, "write", write_then_fill)
+    monkeypatch.setattr(FailureLog, "append", no_space_append)  # the failure log cannot record either
     out = tmp_path / "out"
     result: dict = {}
 
@@ -184,9 +181,7 @@ def test_full_disk_stops_the_run_with_an_error_never_a_false_done(small_corpus, 
     thread.join(60)
     assert not thread.is_alive(), "the run hung after the writer failed"
     assert isinstance(result.get("error"), StorageError) and "No space left" in str(result["error"])
-    done = set()
-    for path in (out / ".svcprep" / "mels" / "done").glob("*/*.txt"):
-        done |= {json.loads(line) for line in path.read_text().split("\n")[:-1]}
+    done = done_uids(out, "mels")
     on_disk = {p.stem for p in (out / "mels").glob("*.npy")}
     assert done <= on_disk and len(on_disk) == 1
 
@@ -307,13 +302,13 @@ def test_outputs_respect_the_umask_and_dirs_hold_only_uid_files(tmp_path, small_
     try:
         import importlib
 
-        import svcprep.pipeline.storage as storage
+        import svcprep.store.fileio as fileio
 
-        importlib.reload(storage)
-        mode = storage.FILE_MODE
+        importlib.reload(fileio)
+        mode = fileio.FILE_MODE
     finally:
         os.umask(old)
-        importlib.reload(storage)
+        importlib.reload(fileio)
     assert mode == 0o640
     run_pipeline(_config(small_corpus, tmp_path / "o"))
     files = list((tmp_path / "o" / "mels").iterdir())

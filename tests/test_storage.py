@@ -1,25 +1,39 @@
+"""The store's file operations and bookkeeping: atomic writes with their hashes, records that refuse damage,
+done-lists that notice a settings change, the locked failure log, progress lines."""
+
 import os
 import time
 
 import numpy as np
 import pytest
 
+from svcprep.errors import OutputConflictError
 from svcprep.pipeline.runner import _Progress
-from svcprep.pipeline.storage import FailureLog, atomic_save_npy, read_npy_shape, remove_stale_temp_files
+from svcprep.store.codecs import CODECS
+from svcprep.store.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
+from svcprep.store.files import FailureLog, FileStore, SettingsChangedError
+from svcprep.store.records import DoneEntry, FileRecord, OutputRecord, RecordError
+
+NPY = CODECS["npy"]
+MEL = FileRecord("mels", "npy", "float32", "(n_mels, T)")
 
 
-def test_atomic_save_leaves_no_temp_and_header_shape(tmp_path):
+def record(**settings) -> OutputRecord:
+    return OutputRecord("mels", "mel", (MEL,), settings)
+
+
+def test_atomic_write_leaves_no_temp_returns_the_hash_and_header_shape(tmp_path):
     path = tmp_path / "a" / "b.npy"
-    atomic_save_npy(path, np.zeros((3, 7), np.float16))
-    assert read_npy_shape(path) == ((3, 7), np.dtype(np.float16))
-    assert [p.name for p in path.parent.iterdir()] == ["b.npy"]
+    digest = atomic_write(path, lambda f: NPY.encode(np.zeros((3, 7), np.float16), f))
+    assert read_npy_header(path) == ((3, 7), np.dtype(np.float16))
+    assert [p.name for p in path.parent.iterdir()] == ["b.npy"] and digest == file_sha256(path)
 
 
-def test_failed_save_keeps_old_file_and_removes_temp(tmp_path):
+def test_failed_write_keeps_old_file_and_removes_temp(tmp_path):
     path = tmp_path / "x.npy"
-    atomic_save_npy(path, np.ones(3))
+    atomic_write(path, lambda f: NPY.encode(np.ones(3), f))
     with pytest.raises(ValueError):
-        atomic_save_npy(path, np.array([object()], dtype=object))  # pickling refused mid-write
+        atomic_write(path, lambda f: NPY.encode(np.array([object()], dtype=object), f))  # pickling refused mid-write
     assert np.array_equal(np.load(path), np.ones(3)) and len(list(tmp_path.iterdir())) == 1
 
 
@@ -40,8 +54,46 @@ def test_failure_log_ignores_a_cut_last_line_and_keeps_the_latest_reason(tmp_pat
         f.write('{"uid": "c", "rea')
     assert log.records() == [{"uid": "a", "stage": "decode", "reason": "new"}, {"uid": "b", "stage": "decode",
                                                                                 "reason": "x"}]
-    log.compact(lambda record: record["uid"] == "b")
+    log.compact(lambda r: r["uid"] == "b")
     assert log.path.read_text().splitlines() == ['{"uid": "a", "stage": "decode", "reason": "new"}']
+
+
+def test_store_writes_through_the_naming_and_done_entries_carry_the_file_hash(tmp_path):
+    store = FileStore(tmp_path)
+    digest = store.write(MEL, "s/x", np.ones((2, 3), np.float32))
+    assert (tmp_path / "mels" / "s" / "x.npy").is_file() and store.uids(MEL) == {"s/x"}
+    assert store.header(MEL, "s/x") == ((2, 3), "float32") and store.sha256(MEL, "s/x") == digest
+    rec = record(a=1)
+    store.commit_output(rec, store.check_output(rec, overwrite=False))
+    done = store.done_list(rec, "shard-0-of-1")
+    done.append(DoneEntry("s/x", {"mels": digest}))
+    assert store.done_list(rec, "other").load()["s/x"].sha256 == {"mels": digest}
+    with pytest.raises(Exception, match="outside"):
+        store.path(MEL, "../escape")
+
+
+def test_other_settings_are_refused_and_a_damaged_record_is_one_clear_error(tmp_path):
+    store = FileStore(tmp_path)
+    store.commit_output(record(a=1), None)
+    with pytest.raises(OutputConflictError, match="--overwrite"):
+        store.check_output(record(a=2), overwrite=False)
+    for damage in ("", "{not json", "[1, 2]", '{"output": "mels", "kind": 3, "files": []}'):
+        store.record_path("mels").write_text(damage)
+        with pytest.raises(RecordError, match="meta.json.*--overwrite"):
+            store.check_output(record(a=1), overwrite=False)
+    assert store.check_output(record(a=1), overwrite=True) is None  # --overwrite replaces it
+
+
+def test_a_done_list_stops_when_another_process_records_other_settings(tmp_path):
+    store = FileStore(tmp_path)
+    ours = record(a=1)
+    store.commit_output(ours, None)
+    done = store.done_list(ours, "shard-0-of-2")
+    done.append(DoneEntry("u1", {}))
+    store.commit_output(record(a=2), ours)  # another shard ran with --overwrite and other settings
+    with pytest.raises(SettingsChangedError, match="other settings"):
+        done.append(DoneEntry("u2", {}))
+    assert set(store.done_list(ours, "x").load()) == {"u1"}
 
 
 def test_progress_prints_plain_lines_when_not_a_tty(capsys):

@@ -29,11 +29,21 @@ def mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOG_STEP * (mel - _MIN_LOG_MEL)), mel * _F_SP)
 
 
-def slaney_mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """``(n_mels, 1 + n_fft // 2)`` triangular filters, slaney mel scale and area normalisation
-    (librosa's ``filters.mel`` defaults)."""
+def htk_hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def htk_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def slaney_mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
+                       htk: bool = False) -> np.ndarray:
+    """``(n_mels, 1 + n_fft // 2)`` triangular filters with area normalisation (librosa's ``filters.mel``):
+    centres evenly spaced on the Slaney mel scale, or on the HTK scale with ``htk=True`` (RMVPE's filters)."""
+    to_mel, to_hz = (htk_hz_to_mel, htk_mel_to_hz) if htk else (hz_to_mel, mel_to_hz)
     fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
-    mel_points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    mel_points = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
     widths = np.diff(mel_points)
     ramps = mel_points[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]

@@ -39,7 +39,7 @@ def build(out: Path) -> Path:
     tiny_models.save_fairseq_contentvec(models / "contentvec_fairseq.pt")
     tiny_models.save_encodec(models / "encodec_24khz")
     config = {
-        "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True,
+        "recipe": "amphion", "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True,
         "energy": True, "pitch": {"method": "parselmouth", "grid": "exact"}, "stats": True, "keep_native": True,
         "amphion": True,
         "extractors": [
@@ -94,15 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}")
     print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir): "
           "real formats and frame grids, meaningless features.\n")
-    from svcprep.pipeline.config import pipeline_config_from_dict, read_run_config
+    from svcprep.pipeline.config import read_run_config, run_config_from_files
     from svcprep.pipeline.runner import run_pipeline
 
-    data, base = read_run_config(str(config_path))
-    config = pipeline_config_from_dict(data, base)
+    config = run_config_from_files([read_run_config(str(config_path))], model_paths={}, options={})
     summary = run_pipeline(config)
     print(summary.describe())
-    features = [e.out_name for e in config.extractors] + ["pitches", "uvs", "energys"]
-    checked = check(config.out, features, config.preset.time_axis)
+    recipe = config.recipes[0]
+    features = [e.out_name for e in recipe.extractors] + ["pitches", "uvs", "energys"]
+    checked = check(config.out, features, recipe.preset.time_axis)
     print(f"checked {checked} files: row counts equal the mel frame counts for every uid")
     print(f"outputs: {config.out}/{{mels,{','.join(features)}}}/<uid>.npy   (run config: {config_path})")
     return summary.exit_code

@@ -10,12 +10,14 @@ import numpy as np
 from svcprep.align.grid import FrameGrid
 from svcprep.align.methods import align_features
 from svcprep.errors import SvcprepError
-from svcprep.pipeline.storage import FailureLog, atomic_save_npy, read_npy_shape
 from svcprep.pipeline.summary import RunSummary
+from svcprep.store.codecs import CODECS
+from svcprep.store.fileio import atomic_write, read_npy_header
+from svcprep.store.files import FailureLog
 
 
 def feature_uids(features_dir: Path) -> list[str]:
-    """Every ``<uid>.npy`` below ``features_dir`` (uid = relative path without ``.npy``), sorted."""
+    """Every ``<uid>.npy`` below ``features_dir`` (uid = relative path without ``.npy``), sorted; read once."""
     return sorted(
         p.relative_to(features_dir).with_suffix("").as_posix()
         for p in features_dir.rglob("*.npy")
@@ -34,11 +36,14 @@ def align_directory(
     method: str = "area",
     tolerance: int = 4,
     on_progress: Callable[[str], None] | None = None,
+    uids: list[str] | None = None,
 ) -> RunSummary:
-    """Align each feature file to the frame count of its mel; failures are logged, never fatal."""
+    """Align each feature file to the frame count of its mel; failures are logged, never fatal. ``uids``: the
+    feature files (default: :func:`feature_uids` of ``features_dir``)."""
     summary = RunSummary(out=out_dir)
     failures = FailureLog(out_dir / "_failures.jsonl")
-    for uid in feature_uids(features_dir):
+    npy = CODECS["npy"]
+    for uid in feature_uids(features_dir) if uids is None else uids:
         out_path = out_dir / f"{uid}.npy"
         try:
             if out_path.is_file():
@@ -47,7 +52,7 @@ def align_directory(
             mel_path = mels_dir / f"{uid}.npy"
             if not mel_path.is_file():
                 raise SvcprepError(f"no mel at {mel_path}; run `svcprep mel` first or check --mels")
-            mel_shape, _ = read_npy_shape(mel_path)
+            mel_shape, _ = read_npy_header(mel_path)
             if len(mel_shape) != 2:
                 raise SvcprepError(f"mel {mel_path} has shape {mel_shape}; expected 2-D")
             feats = np.load(features_dir / f"{uid}.npy", allow_pickle=False)
@@ -63,7 +68,7 @@ def align_directory(
                 method=method,
                 tolerance=tolerance,
             )
-            atomic_save_npy(out_path, aligned)
+            atomic_write(out_path, lambda f, a=aligned: npy.encode(a, f))
             summary.done += 1
         except (SvcprepError, OSError, ValueError) as exc:
             record = {"uid": uid, "path": str(features_dir / f"{uid}.npy"), "stage": "align", "reason": str(exc)}

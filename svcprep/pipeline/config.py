@@ -1,13 +1,14 @@
-"""What a pipeline run does, validated where it is made: before any model loads or any file is written.
+"""What a run does, validated where it is made: before any model loads or any file is written.
 
-:class:`PipelineConfig` checks every value and type (from the CLI, from Python, or from a run YAML read by
-:func:`pipeline_config_from_dict`); :class:`ExtractorConfig` checks the extractor name and its options against
-its model family. Errors name the parameter (``batch_seconds``); the CLI shows the flag (``--batch-seconds``).
+:class:`RunConfig` holds how a run executes (corpus, output root, device, batching, shards, backend, slicing) and
+the recipes it writes; each recipe validates its own settings (:mod:`svcprep.recipes`). :class:`ExtractorConfig`
+checks an extractor name and its options against its model family. Errors name the parameter
+(``batch_seconds``); the CLI shows the flag (``--batch-seconds``). Run YAML files are read by
+:func:`run_config_from_files`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,20 +19,17 @@ from typing import Any
 
 import yaml
 
-from svcprep.align.methods import METHODS
 from svcprep.errors import ConfigError
-from svcprep.pipeline.layout import RESERVED_OUTPUTS
-from svcprep.pitch.settings import PitchSettings, pitch_settings_from_dict
-from svcprep.presets import MelPreset, load_preset
 
-SAVE_DTYPES = ("float32", "float16")
 MODEL_DTYPES = ("float32", "float16", "bfloat16")
+SAVE_DTYPES = ("float32", "float16")
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
+MAX_NUM_WORKERS = 64
 
 
 @dataclass(frozen=True)
 class ExtractorConfig:
-    """One extractor of a run; outputs go to ``OUT/<feature_name>/``. Name and options are checked here."""
+    """One extractor of a recipe; outputs go to ``<feature_name or name>``. Name and options are checked here."""
 
     name: str
     model: str | None = None
@@ -60,7 +58,7 @@ class ExtractorConfig:
         return get_entry(self.name).split_options(self.options)[0]
 
 
-def _number(name: str, value: Any, *, positive: bool = False, integer: bool = False) -> None:
+def check_number(name: str, value: Any, *, positive: bool = False, integer: bool = False) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise ConfigError(f"expected {'an integer' if integer else 'a number'}, got {value!r}", name)
@@ -70,145 +68,128 @@ def _number(name: str, value: Any, *, positive: bool = False, integer: bool = Fa
         raise ConfigError(f"must be >= 0, got {value!r}", name)
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}", name)
 
 
+def check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"expected true or false, got {value!r}", name)
+
+
 @dataclass(frozen=True)
-class PipelineConfig:
+class RunConfig:
+    """How a run executes, and the recipes it writes (one output root each; several share one pass)."""
+
     corpus: Path
     out: Path | None
-    preset: MelPreset
-    write_mels: bool
-    extractors: tuple[ExtractorConfig, ...] = ()
+    recipes: tuple[Any, ...]
+    labels: tuple[str, ...] = ()  # sub-dir of each recipe when there are several (default: recipe names)
     device: str = "auto"
     dtype: str = "float32"
     batch_seconds: float | None = None  # None: by device (see svcprep.pipeline.device_defaults)
     num_workers: int | None = None  # None: by device
-    method: str = "area"
-    tolerance: int = 4
     shard: tuple[int, int] = (0, 1)
-    keep_native: bool = False
-    save_dtype: str = "float32"
     overwrite: bool = False
-    pitch: PitchSettings | None = None  # OUT/pitches + OUT/uvs on the mel grid
-    write_energy: bool = False  # OUT/energys from the mel (Amphion's from_mel)
-    write_stats: bool = False  # dataset statistics once every uid has its mel
-    amphion_fragment: bool = False  # OUT/svcprep_amphion.json
-    profile: bool = False  # print where the wall time went
+    profile: bool = False
     ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
-
-    @property
-    def computes_mel(self) -> bool:
-        """The decode stage computes the mel (to save it, or to derive energy from it)."""
-        return self.write_mels or self.write_energy
+    slicing: Any = None  # svcprep.audio.slicing.SliceSettings: cut takes into pieces (a corpus stage)
 
     def __post_init__(self) -> None:
         k, n = self.shard
         if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
             raise ConfigError(f"{k}/{n}: need 0 <= K < N (K counts from 0)", "shard")
-        _choice("save_dtype", self.save_dtype, SAVE_DTYPES)
-        _choice("dtype", self.dtype, MODEL_DTYPES)
-        _choice("method", self.method, METHODS)
+        check_choice("dtype", self.dtype, MODEL_DTYPES)
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"expected auto, cpu, cuda or cuda:N, got {self.device!r}", "device")
         if self.batch_seconds is not None:
-            _number("batch_seconds", self.batch_seconds)  # 0: one file per model call
+            check_number("batch_seconds", self.batch_seconds)  # 0: one file per model call
+            if self.batch_seconds > 24 * 3600:
+                raise ConfigError(f"{self.batch_seconds} s per batch is more than a day of audio", "batch_seconds")
         if self.num_workers is not None:
-            _number("num_workers", self.num_workers, integer=True)
-        _number("tolerance", self.tolerance, integer=True)
-        for name in ("write_mels", "keep_native", "overwrite", "write_energy", "write_stats", "amphion_fragment",
-                     "profile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"expected true or false, got {getattr(self, name)!r}", name)
-        if self.pitch is not None and not isinstance(self.pitch, PitchSettings):
-            raise ConfigError(f"expected pitch settings, got {self.pitch!r}", "pitch")
-        if not (self.write_mels or self.extractors or self.pitch or self.write_energy):
-            raise ConfigError("nothing to do: no mels, pitch, energy or extractors", "extractors")
-        if self.write_stats and not self.write_mels:
-            raise ConfigError("statistics are computed from the mels of this run: set mels: true", "stats")
-        if self.amphion_fragment and not (self.write_mels and self.pitch and self.write_energy and self.keep_native):
-            raise ConfigError("the Amphion config fragment describes a complete dataset: it needs mels, pitch, "
-                              "energy and keep_native (Amphion aligns native-rate content itself)", "amphion")
-        names = [e.out_name for e in self.extractors]
-        reserved = set(RESERVED_OUTPUTS) | {f"{n}_native" for n in names}
-        if len(set(names)) != len(names) or reserved & set(names):
-            raise ConfigError(f"two outputs share a directory name: {names}; set feature_name to tell them apart",
-                              "extractors")
-        for ec in self.extractors:
-            if ec.settings.get("output") == "codes" and self.method in ("area", "linear"):
-                raise ConfigError(f"{ec.out_name}: integer outputs (codes) cannot be averaged by method "
-                                  f"{self.method!r}; use --method nearest or repeat", "method")
+            check_number("num_workers", self.num_workers, integer=True)
+            if self.num_workers > MAX_NUM_WORKERS:
+                raise ConfigError(f"at most {MAX_NUM_WORKERS} decode workers, got {self.num_workers}", "num_workers")
+        for name in ("overwrite", "profile"):
+            check_bool(name, getattr(self, name))
+        if not self.recipes:
+            raise ConfigError("nothing to do: no recipe", "config")
+        labels = self.recipe_labels
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"two recipes share the output dir name {labels}; give each config its own name",
+                              "config")
+
+    @property
+    def recipe_labels(self) -> tuple[str, ...]:
+        return self.labels or tuple(r.name for r in self.recipes)
 
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
-RUN_KEYS = {"corpus", "out", "preset", "mels", "extractors", "device", "dtype", "batch_seconds", "num_workers",
-            "method", "tolerance", "keep_native", "save_dtype", "pitch", "energy", "stats", "amphion"}
-EXTRACTOR_KEYS = {"name", "model", "options", "feature_name"}
+RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice")
 
 
-def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path]:
-    """The YAML mapping and the dir its relative paths are relative to."""
+def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
+    """The YAML mapping, the dir its relative paths are relative to, and its label (the file's stem)."""
     path = Path(name_or_path)
     if path.is_file():
-        text, base = path.read_text(), path.resolve().parent
+        text, base, label = path.read_text(), path.resolve().parent, path.stem
     else:
         resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
-        if not resource.is_file():
-            raise ConfigError(f"run config {name_or_path!r} is neither a file nor a built-in config")
-        text, base = resource.read_text(), Path.cwd()
+        if not resource.is_file() or "recipe" not in (yaml.safe_load(resource.read_text()) or {}):
+            from svcprep.recipes import builtin_configs
+
+            raise ConfigError(f"run config {name_or_path!r} is neither a file nor a built-in config "
+                              f"({', '.join(builtin_configs())})")
+        text, base, label = resource.read_text(), Path.cwd(), name_or_path
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name_or_path}: invalid YAML ({exc})") from exc
-    if not isinstance(data, dict) or "extractors" not in data and "mels" not in data:
-        raise ConfigError(f"{name_or_path}: not a run config (needs 'extractors' and/or 'mels')")
-    return data, base
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name_or_path}: not a run config (expected a mapping with 'recipe:' and its settings)")
+    return data, base, label
 
 
-def _path(value: Any, base: Path) -> Path:
+def config_path(value: Any, base: Path) -> Path:
     p = Path(str(value)).expanduser()
     return p if p.is_absolute() else base / p
 
 
-def _model(value: Any, base: Path) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    # Relative file paths are relative to the config; hub ids ("org/name") stay as they are.
-    candidate = base / text
-    return str(candidate) if not Path(text).is_absolute() and candidate.exists() else text
+def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, model_paths: dict[str, str],
+                          options: dict[str, dict], **overrides: Any) -> RunConfig:
+    """A run of one recipe per config; run keys (corpus, out, ...) must agree between configs unless given as
+    ``overrides`` (the command line). ``model_paths``/``options`` (``--model``/``--set``) reach every recipe."""
+    from svcprep.recipes import recipe_from_dict
 
+    recipes, labels, run_values = [], [], {}
+    for data, base, label in configs:
+        recipe_data = {k: v for k, v in data.items() if k not in RUN_KEYS}
+        recipe = recipe_from_dict(recipe_data, base, model_paths=model_paths, options=options, source=label)
+        recipes.append(recipe)
+        labels.append(label)
+        for key in RUN_KEYS:
+            if key not in data:
+                continue
+            value = config_path(data[key], base) if key in ("corpus", "out") and data[key] else data[key]
+            if key in run_values and run_values[key] != value and overrides.get(key) is None:
+                raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}); "
+                                  f"give it on the command line", key)
+            run_values[key] = value
+    unused = set(model_paths) | set(options)
+    for recipe in recipes:
+        unused -= set(recipe.option_names())
+    if unused:
+        raise ConfigError(f"--model/--set name things no recipe of this run uses: {', '.join(sorted(unused))}")
+    values = {**run_values, **{k: v for k, v in overrides.items() if v is not None}}
+    slice_value = values.pop("slice", None)
+    if slice_value is None:
+        slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
+    if slice_value is not None:
+        from svcprep.audio.slicing import slice_settings_from
 
-def pipeline_config_from_dict(data: dict[str, Any], base: Path, **overrides: Any) -> PipelineConfig:
-    unknown = sorted(set(data) - RUN_KEYS)
-    if unknown:
-        raise ConfigError(f"run config: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(RUN_KEYS))}")
-    extractors = []
-    for i, item in enumerate(data.get("extractors") or []):
-        if not isinstance(item, dict) or "name" not in item:
-            raise ConfigError(f"run config: extractors[{i}] needs a 'name'")
-        bad = sorted(set(item) - EXTRACTOR_KEYS)
-        if bad:
-            raise ConfigError(f"run config: extractors[{i}]: unknown key(s) {', '.join(bad)}; "
-                              f"valid: {', '.join(sorted(EXTRACTOR_KEYS))}")
-        extractors.append(ExtractorConfig(str(item["name"]), _model(item.get("model"), base), item.get("options") or {},
-                                          item.get("feature_name")))
-    values: dict[str, Any] = {
-        "corpus": _path(data["corpus"], base) if data.get("corpus") else None,
-        "out": _path(data["out"], base) if data.get("out") else None,
-        "preset": load_preset(str(data.get("preset", "amphion-svc-24k"))),
-        "write_mels": data.get("mels", True),
-        "extractors": tuple(extractors),
-        "pitch": pitch_settings_from_dict(data["pitch"]) if data.get("pitch") else None,
-        "write_energy": data.get("energy", False),
-        "write_stats": data.get("stats", False),
-        "amphion_fragment": data.get("amphion", False),
-    }
-    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
-    values.update({k: data[k] for k in RUN_KEYS & fields if k in data and k not in values})
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        values["slicing"] = slice_settings_from(slice_value, options.get("slice", {}))
     if values.get("corpus") is None:
-        raise ConfigError("run config: no corpus (set 'corpus:' or pass --corpus)")
-    return PipelineConfig(**values)
+        raise ConfigError("no corpus (set 'corpus:' or pass --corpus)", "corpus")
+    values.setdefault("out", None)
+    return RunConfig(recipes=tuple(recipes), labels=tuple(labels) if len(recipes) > 1 else (), **values)

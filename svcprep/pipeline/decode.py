@@ -1,21 +1,85 @@
-"""Decode stage, in DataLoader workers: each file is decoded once and resampled once per needed rate; the mel,
-its energy and the pitch (CPU work) are computed here too, beside the models in the main process."""
+"""Decode stage, in DataLoader workers (or Ray tasks): each file is decoded once, cut into pieces when the run
+slices takes, and every audio form the pending outputs and models ask for is made once per clip; the outputs'
+CPU work (mels, CPU pitch, volume, spectrograms) runs here too, beside the models in the main process."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from svcprep.audio.io import decode, resample, resampled_num_samples, to_channels
-from svcprep.errors import SvcprepError
+from svcprep.audio.io import Audio, decode, resample, resampled_num_samples, to_channels
+from svcprep.errors import AudioLoadError, SvcprepError
+from svcprep.outputs.base import AudioRequest, ClipInfo
 from svcprep.pipeline.corpus import CorpusEntry
-from svcprep.pitch.settings import PitchSettings
-from svcprep.presets import MelPreset
 
-Layout = tuple[int, int]  # (sample_rate, channels)
+# Float files hold samples within about ±1; far beyond that they are not audio (and their squares overflow).
+MAX_ABS_SAMPLE = 1e4
+# What an output's CPU work may raise for one clip without the run stopping (the clip's output fails).
+CLIP_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError, MemoryError)
+
+
+class ClipAudio:
+    """One clip's audio in every form asked for, each computed once: views, rates, channel layouts, and
+    shared products (``product(key, compute)``: e.g. the log-mel that the mel and energy outputs both use)."""
+
+    def __init__(self, uid: str, source: Audio, frames: dict[str, int] | None = None) -> None:
+        self.uid, self.source = uid, source
+        self.frames = frames or {}  # rows fixed by files already on disk (file name -> count)
+        self._bases: dict[Any, Audio] = {}
+        self._audio: dict[AudioRequest, np.ndarray] = {}
+        self._products: dict[Any, Any] = {}
+
+    def base(self, view) -> Audio:
+        if view not in self._bases:
+            self._bases[view] = view.base(self.source)
+        return self._bases[view]
+
+    def audio(self, request: AudioRequest) -> np.ndarray:
+        if request not in self._audio:
+            base = self.base(request.view)
+            x = to_channels(base, request.channels)
+            self._audio[request] = resample(x, base.sample_rate, request.sample_rate, request.length_rule)
+        return self._audio[request]
+
+    @property
+    def num_samples(self) -> _Lengths:
+        """``num_samples[request]``: the length of that audio (computed without resampling where possible),
+        as :class:`~svcprep.outputs.base.ClipInfo` has it."""
+        return _Lengths(self)
+
+    def length(self, request: AudioRequest) -> int:
+        if request in self._audio:
+            return len(self._audio[request])
+        base = self.base(request.view)
+        return resampled_num_samples(base.num_samples, base.sample_rate, request.sample_rate, request.length_rule)
+
+    def product(self, key: Any, compute) -> Any:
+        if key not in self._products:
+            self._products[key] = compute()
+        return self._products[key]
+
+
+class _Lengths:
+    def __init__(self, clip: ClipAudio) -> None:
+        self._clip = clip
+
+    def __getitem__(self, request: AudioRequest) -> int:
+        return self._clip.length(request)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One corpus entry and what is pending for it: output names (``pending``), or, for a take that the run
+    slices, the uids each output has already done (its pieces are known only once it is decoded)."""
+
+    entry: CorpusEntry
+    pending: tuple[str, ...] = ()
+    done_pieces: dict[str, frozenset[str]] | None = None
+    frames: dict[str, int] = field(default_factory=dict)  # rows fixed by files already on disk
 
 
 @dataclass
@@ -23,110 +87,133 @@ class DecodedClip:
     uid: str
     path: Path
     seconds: float = 0.0
-    audio: dict[Layout, np.ndarray] = field(default_factory=dict)
-    mel: np.ndarray | None = None
-    mel_frames: int = 0
-    energy: np.ndarray | None = None
-    pitch: np.ndarray | None = None
-    error: tuple[str, str] | None = None  # (stage, reason): the clip is lost
-    pitch_error: str | None = None  # only the pitch is lost
+    pending: tuple[str, ...] = ()  # outputs this clip still needs
+    num_samples: dict[AudioRequest, int] = field(default_factory=dict)
+    model_audio: dict[AudioRequest, np.ndarray] = field(default_factory=dict)
+    partials: dict[str, Any] = field(default_factory=dict)  # output name -> its decode-stage result
+    output_errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # output name -> (stage, reason)
+    error: tuple[str, str] | None = None  # (stage, reason): every output of the clip is lost
+    source_uid: str | None = None  # the take a piece was cut from
+    frames: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
 
+    def info(self) -> ClipInfo:
+        return ClipInfo(self.uid, self.path, self.seconds, dict(self.num_samples), dict(self.frames))
 
-def make_batches(entries: list[tuple[CorpusEntry, float]], batch_seconds: float) -> list[list[CorpusEntry]]:
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the decode stage needs to know, sent once to every worker: the outputs by name, the audio each
+    model-stage output's model reads, and the slicer (``None``: whole files)."""
+
+    outputs: dict[str, Any]
+    model_inputs: dict[str, tuple[AudioRequest, ...]]  # output name -> audio its model reads
+    slicer: Any = None
+
+
+def make_batches(items: list[tuple[WorkItem, float]], batch_seconds: float) -> list[list[WorkItem]]:
     """Length-sorted batches holding at most ``batch_seconds`` of audio each (a longer file goes alone)."""
-    batches: list[list[CorpusEntry]] = []
-    current: list[CorpusEntry] = []
+    batches: list[list[WorkItem]] = []
+    current: list[WorkItem] = []
     total = 0.0
-    for entry, seconds in sorted(entries, key=lambda e: e[1], reverse=True):
+    for item, seconds in sorted(items, key=lambda e: e[1], reverse=True):
         if current and total + seconds > batch_seconds:
             batches.append(current)
             current, total = [], 0.0
-        current.append(entry)
+        current.append(item)
         total += seconds
     if current:
         batches.append(current)
     return batches
 
 
+def decode_source(path: Path) -> Audio:
+    audio = decode(path)
+    peak = float(np.max(np.abs(audio.samples)))
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioLoadError(f"peak amplitude {peak:.3g}: float audio is expected within about ±1; this file "
+                             "is not audio as written (rescale it)")
+    return audio
+
+
 class DecodeDataset:
     """Map-style dataset: item ``i`` is batch ``i`` decoded into :class:`DecodedClip` objects."""
 
-    def __init__(self, batches: list[list[CorpusEntry]], layouts: set[Layout], preset: MelPreset,
-                 compute_mel: bool, mel_frames: dict[str, int], pitch: PitchSettings | None = None,
-                 compute_energy: bool = False) -> None:
-        """``mel_frames``: frame counts of mels already on disk (the target length when not computing)."""
-        self.batches, self.layouts, self.preset = batches, sorted(layouts), preset
-        self.compute_mel, self.mel_frames = compute_mel or compute_energy, mel_frames
-        self.pitch, self.compute_energy = pitch, compute_energy
-        self._mel = None
+    def __init__(self, batches: list[list[WorkItem]], plan: DecodePlan) -> None:
+        self.batches, self.plan = batches, plan
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int) -> list[DecodedClip]:
-        return [self._decode(entry) for entry in self.batches[index]]
+        clips: list[DecodedClip] = []
+        for item in self.batches[index]:
+            clips += self.decode_item(item)
+        return clips
 
-    def _mel_extractor(self):
-        if self._mel is None:
-            from svcprep.audio.mel import MelExtractor
-
-            self._mel = MelExtractor(self.preset)
-        return self._mel
-
-    def _decode(self, entry: CorpusEntry) -> DecodedClip:
-        clip = DecodedClip(entry.uid, entry.path)
-        stage, started = "decode", time.perf_counter()
-
-        def next_stage(name: str) -> None:
-            nonlocal stage, started
-            now = time.perf_counter()
-            clip.timings[stage] = clip.timings.get(stage, 0.0) + now - started
-            stage, started = name, now
-
+    def decode_item(self, item: WorkItem) -> list[DecodedClip]:
+        started = time.perf_counter()
+        entry = item.entry
         try:
-            audio = decode(entry.path)
-            clip.seconds = audio.seconds
-            next_stage("resample")
-            mono_cache: dict[int, np.ndarray] = {}
-            for rate, channels in self.layouts:
-                x = resample(to_channels(audio, channels), audio.sample_rate, rate)
-                clip.audio[(rate, channels)] = x
-                if channels == 1:
-                    mono_cache[rate] = x
-            p = self.preset
-            wav = mono_cache.get(p.sample_rate) if p.resample_length == "soxr" else None
-            if wav is None and (self.compute_mel or self.pitch):
-                wav = resample(to_channels(audio, 1), audio.sample_rate, p.sample_rate, p.resample_length)
-            next_stage("mel")
-            if self.compute_mel:
-                clip.mel = self._mel_extractor()(wav)
-                clip.mel_frames = clip.mel.shape[p.time_axis]
-                if self.compute_energy:
-                    from svcprep.audio.mel import energy_from_mel
+            source = decode_source(entry.path)
+        except CLIP_ERRORS as exc:
+            return [DecodedClip(entry.uid, entry.path, error=("decode", str(exc)),
+                                timings={"decode": time.perf_counter() - started})]
+        decode_seconds = time.perf_counter() - started
+        if item.done_pieces is None:
+            return [self._clip(entry.uid, entry.path, source, item.pending, decode_seconds, item.frames)]
+        started = time.perf_counter()
+        try:
+            pieces = self.plan.slicer.pieces(source, entry.uid)
+        except CLIP_ERRORS as exc:
+            return [DecodedClip(entry.uid, entry.path, error=("slice", str(exc)),
+                                timings={"decode": decode_seconds, "slice": time.perf_counter() - started})]
+        slice_seconds = time.perf_counter() - started
+        clips = []
+        for piece in pieces:
+            pending = tuple(name for name in self.plan.outputs if piece.uid not in item.done_pieces.get(name, ()))
+            clip = self._clip(piece.uid, entry.path, piece.audio, pending, 0.0, {}) if pending else \
+                DecodedClip(piece.uid, entry.path, piece.audio.seconds)
+            clip.source_uid = entry.uid
+            clips.append(clip)
+        if clips:
+            clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds
+            clips[0].timings["slice"] = slice_seconds
+        else:
+            clips.append(DecodedClip(entry.uid, entry.path, source.seconds, source_uid=entry.uid,
+                                     error=("slice", "no piece: the take is silent throughout, or shorter than the "
+                                            "shortest piece the slicer keeps")))
+        return clips
 
-                    clip.energy = energy_from_mel(clip.mel, p.time_axis)
-            elif entry.uid in self.mel_frames:
-                clip.mel_frames = self.mel_frames[entry.uid]
-            else:
-                clip.mel_frames = p.num_frames(resampled_num_samples(audio.num_samples, audio.sample_rate,
-                                                                     p.sample_rate, p.resample_length))
-            if self.pitch is not None:
-                next_stage("pitch")
-                self._add_pitch(clip, wav)
-            next_stage("done")
-        except (SvcprepError, OSError, ValueError, RuntimeError) as exc:
-            clip.error = (stage, str(exc))
-            clip.audio.clear()
+    def _clip(self, uid: str, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
+              frames: dict[str, int]) -> DecodedClip:
+        clip = DecodedClip(uid, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
+        audio = ClipAudio(uid, source, frames)
+        outputs = self.plan.outputs
+        try:
+            started = time.perf_counter()
+            for name in pending:
+                for request in self.plan.model_inputs.get(name, ()):
+                    clip.model_audio[request] = audio.audio(request)
+                for request in outputs[name].audio_requests():
+                    audio.audio(request)
+                for request in outputs[name].frame_requests():
+                    clip.num_samples[request] = audio.length(request)
+            clip.timings["resample"] = time.perf_counter() - started
+        except CLIP_ERRORS as exc:
+            clip.error = ("resample", str(exc))
+            clip.model_audio.clear()
+            return clip
+        for name in pending:
+            output = outputs[name]
+            started = time.perf_counter()
+            try:
+                clip.partials[name] = output.decode(audio)
+            except CLIP_ERRORS as exc:
+                clip.output_errors[name] = (output.stage, str(exc) or type(exc).__name__)
+            stage = output.stage
+            clip.timings[stage] = clip.timings.get(stage, 0.0) + time.perf_counter() - started
         return clip
-
-    def _add_pitch(self, clip: DecodedClip, wav: np.ndarray) -> None:
-        from svcprep.pitch.tracking import pitch_on_mel_grid
-
-        try:
-            clip.pitch = pitch_on_mel_grid(wav, self.preset, clip.mel_frames, self.pitch)
-        except (SvcprepError, RuntimeError, ValueError) as exc:  # parselmouth raises PraatError (RuntimeError)
-            clip.pitch_error = str(exc)
 
 
 def keep_batch(batch: list[DecodedClip]) -> list[DecodedClip]:

@@ -18,6 +18,7 @@ class RunSummary:
     model_seconds: float = 0.0  # inside the extractors' forward passes
     out: Path | None = None
     notes: list[str] = field(default_factory=list)  # e.g. the statistics written at the end
+    model_clips: dict[str, int] = field(default_factory=dict)  # clips each model ran on (wherever it ran)
 
     @property
     def exit_code(self) -> int:
@@ -25,6 +26,8 @@ class RunSummary:
 
     def describe(self) -> str:
         rate = self.audio_seconds / self.wall_seconds if self.wall_seconds else 0.0
+        models = ", ".join(f"{name} {count}" for name, count in sorted(self.model_clips.items()))
         return (f"done {self.done}, skipped {self.skipped} (already done), failed {self.failed}; "
                 f"{self.audio_seconds / 3600:.3f} h of audio in {self.wall_seconds:.1f} s ({rate:.1f}× real time)"
+                + (f"\nmodels ran on (clips): {models}" if models else "")
                 + "".join(f"\n{note}" for note in self.notes))

@@ -1,27 +1,30 @@
-"""``svcprep verify``: check a whole output dir against its mels and its own records.
+"""``svcprep verify``: check a whole output root against its own records, for any recipe.
 
-For every output with a record in ``OUT/.svcprep/`` (and ``mels/``): each uid with a mel has the file; files
-read (a truncated ``.npy`` does not); rows equal the mel frame count (aligned outputs, pitches, uvs, energys)
-or cover it within the recorded tolerance on the recorded native grid (``*_native``); widths and dtypes
-agree with the record and across files; values are finite; voicing equals ``pitch != 0``; every uid in a
-done-list has its file. When present, ``mel_min_max_stats`` must equal the extrema of the mels and
-``pitches/statistics.json`` must hold finite numbers for every singer.
+For every output named in the root's recipe record: its record exists and reads; every uid in the done-list of
+the current settings has each file, unchanged since it was written (the sha256 in the done entry), readable,
+of the recorded dtype; rows equal the expected frame count (from the reference file the record names) or, for
+native-rate features, cover it within the recorded tolerance on the recorded grids; float values are finite;
+content is plausible (a feature is not all zeros, a log-mel lies within its floor and a sane ceiling, F0 lies
+within the audible range and voicing equals F0 != 0); a file present but absent from the current done-list is
+stale (made under other settings, or by hand). Dataset-level files must be unchanged since svcprep wrote them,
+and each recipe adds its own tree checks (Amphion's statistics, so-vits-svc's and RVC's file lists, ...).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from svcprep.align.grid import FrameGrid, target_frames_covered
-from svcprep.pipeline.layout import ENERGYS, MELS, PITCHES, UVS, OutputLayout
-from svcprep.pipeline.provenance import DoneList, read_meta, settings_key
+from svcprep.errors import StorageError
+from svcprep.store.files import BOOKKEEPING, FileStore
+from svcprep.store.records import OutputRecord, RecordError
 
 MAX_LISTED = 5
+MAX_LOG_MEL = 20.0  # ln of a mel magnitude; full-scale audio stays far below
+MAX_F0_HZ = 20000.0
 
 
 @dataclass
@@ -30,7 +33,7 @@ class OutputCheck:
     files: int = 0
     ok: int = 0
     hours: float = 0.0
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (uid, what)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (uid or where, what)
 
     def problem(self, uid: str, what: str) -> None:
         self.problems.append((uid, what))
@@ -40,187 +43,207 @@ class OutputCheck:
                 "problems": [{"uid": u, "problem": p} for u, p in self.problems]}
 
 
-def _uids(directory: Path) -> set[str]:
-    return {p.relative_to(directory).with_suffix("").as_posix() for p in directory.rglob("*.npy")}
+def recipe_roots(out: Path) -> list[Path]:
+    """``out`` itself when it holds svcprep bookkeeping, else its sub-dirs that do (a several-recipe run)."""
+    if (out / BOOKKEEPING).is_dir():
+        return [out]
+    return sorted(p for p in out.iterdir() if (p / BOOKKEEPING).is_dir())
 
 
-def _load(path: Path) -> np.ndarray | str:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        return f"unreadable ({exc.__class__.__name__}: {str(exc)[:80]})"
+def open_recipe_store(root: Path) -> tuple[FileStore, dict[str, Any], Any]:
+    """The root's store with its recipe's naming, the recipe record, and the recipe's verify hook module."""
+    from svcprep.recipes import recipe_module
+
+    store = FileStore(root)
+    data = store.read_recipe_record() or {"recipe": "amphion", "outputs": store.recorded_outputs()}
+    module = recipe_module(data["recipe"])
+    store.naming = module.naming_from_record(data)
+    return store, data, module
 
 
-class Verifier:
-    def __init__(self, out: Path) -> None:
-        self.layout = OutputLayout(out)
-        self.mel_meta = read_meta(self.layout, MELS) or {}
-        preset = self.mel_meta.get("preset") or {}
-        self.time_axis = 1 if preset.get("mel_layout", "mels_by_frames") == "mels_by_frames" else 0
-        self.mel_grid = FrameGrid(preset["hop_length"], preset["sample_rate"]) if preset else None
-        self.mel_frames: dict[str, int] = {}
-        self.mel_low: np.ndarray | None = None  # per-bin extrema of the readable mels, kept as they are read
-        self.mel_high: np.ndarray | None = None
-
-    # -- outputs ----------------------------------------------------------------------------------
-    def outputs(self) -> list[str]:
-        recorded = sorted(p.name for p in self.layout.bookkeeping_dir.glob("*") if (p / "meta.json").is_file())
-        if PITCHES in recorded:
-            recorded.append(UVS)  # recorded under pitches
-        names = [MELS] if self.layout.output_dir(MELS).is_dir() else []
-        return names + [n for n in recorded if n != MELS and self.layout.output_dir(n).is_dir()]
-
-    def check_mels(self) -> OutputCheck:
-        check = OutputCheck(MELS)
-        directory = self.layout.output_dir(MELS)
-        n_mels = (self.mel_meta.get("preset") or {}).get("n_mels")
-        present = _uids(directory)
-        for uid in sorted(present):
-            check.files += 1
-            mel = _load(self.layout.file(MELS, uid))
-            if isinstance(mel, str):
-                check.problem(uid, mel)
-                continue
-            if mel.ndim != 2 or (n_mels and mel.shape[1 - self.time_axis] != n_mels):
-                check.problem(uid, f"shape {mel.shape} is not ({n_mels} mel bins × frames)")
-                continue
-            if not np.isfinite(mel).all():
-                check.problem(uid, "NaN or infinite values")
-                continue
-            self.mel_frames[uid] = mel.shape[self.time_axis]
-            low, high = mel.min(axis=self.time_axis), mel.max(axis=self.time_axis)
-            self.mel_low = low if self.mel_low is None else np.minimum(self.mel_low, low)
-            self.mel_high = high if self.mel_high is None else np.maximum(self.mel_high, high)
-            check.hours += self._hours(uid)
-            check.ok += 1
-        self._check_done_list(check, present)
-        return check
-
-    def check_output(self, name: str) -> OutputCheck:
-        check = OutputCheck(name)
-        meta = read_meta(self.layout, PITCHES if name == UVS else name) or {}
-        directory = self.layout.output_dir(name)
-        present = _uids(directory)
-        for uid in sorted(set(self.mel_frames) - present):
-            check.problem(uid, f"missing: the mel exists, {name}/{uid}.npy does not")
-        dims, dtypes = set(), set()
-        for uid in sorted(present):
-            check.files += 1
-            array = _load(self.layout.file(name, uid))
-            if isinstance(array, str):
-                check.problem(uid, array)
-                continue
-            what = self._check_array(name, meta, uid, array)
-            if what:
-                check.problem(uid, what)
-                continue
-            dims.add(array.shape[1:])
-            dtypes.add(str(array.dtype))
-            check.ok += 1
-            check.hours += self._hours(uid)
-        if len(dims) > 1 or len(dtypes) > 1:
-            check.problem("*", f"files disagree: widths {sorted(dims)}, dtypes {sorted(dtypes)}")
-        self._check_done_list(check, present, meta)
-        return check
-
-    def _hours(self, uid: str) -> float:
-        if self.mel_grid is None or uid not in self.mel_frames:
-            return 0.0
-        return float(self.mel_grid.seconds(self.mel_frames[uid])) / 3600
-
-    def _check_array(self, name: str, meta: dict[str, Any], uid: str, array: np.ndarray) -> str | None:
-        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-            return "NaN or infinite values"
-        frames = self.mel_frames.get(uid)
-        if name in (PITCHES, UVS, ENERGYS):
-            if array.ndim != 1 or (frames is not None and array.shape[0] != frames):
-                return f"shape {array.shape}, the mel has {frames} frames"
-            if name == PITCHES:
-                if (array < 0).any():
-                    return "negative F0"
-                uv_path = self.layout.file(UVS, uid)
-                uv = _load(uv_path) if uv_path.is_file() else None
-                if isinstance(uv, np.ndarray) and (uv.shape != array.shape or (uv != (array != 0)).any()):
-                    return "uvs disagrees with pitch != 0"
-            return None
-        if array.ndim != 2 or ("dim" in meta and array.shape[1] != meta["dim"]):
-            return f"shape {array.shape}, the record says (frames, {meta.get('dim')})"
-        recorded_dtype = meta.get("save_dtype")
-        if recorded_dtype and np.issubdtype(array.dtype, np.floating) and str(array.dtype) != recorded_dtype:
-            return f"dtype {array.dtype}, the record says {recorded_dtype}"
-        if frames is None:
-            return None
-        if meta.get("target_grid") is not None:  # aligned to the mels
-            if array.shape[0] != frames:
-                return f"{array.shape[0]} rows, the mel has {frames} frames"
-            return None
-        native = meta.get("native_grid")
-        if native and self.mel_grid is not None:
-            covered = target_frames_covered(array.shape[0], FrameGrid(native["hop_length"], native["sample_rate"]),
-                                            self.mel_grid)
-            tolerance = int(meta.get("tolerance") or 4)
-            if abs(covered - frames) > tolerance:
-                return (f"{array.shape[0]} native frames cover {covered} mel frames, the mel has {frames} "
-                        f"(another grid or another audio?)")
-        return None
-
-    def _check_done_list(self, check: OutputCheck, present: set[str], meta: dict[str, Any] | None = None) -> None:
-        meta = meta if meta is not None else self.mel_meta
-        if not meta:
-            return
-        recorded_as = PITCHES if check.name == UVS else check.name
-        done = DoneList(self.layout.done_dir(recorded_as, settings_key(meta)), "verify").load()
-        for uid in sorted(done - present)[:MAX_LISTED]:
-            check.problem(uid, "recorded as done but the file is missing")
-
-    # -- statistics ---------------------------------------------------------------------------------
-    def check_statistics(self) -> OutputCheck | None:
-        low_path, high_path = self.layout.mel_extremum("min"), self.layout.mel_extremum("max")
-        stats_path = self.layout.pitch_statistics
-        if not (low_path.is_file() or stats_path.is_file()):
-            return None
-        check = OutputCheck("statistics")
-        if low_path.is_file() and self.mel_low is not None:
-            check.files += 2
-            low, high = _load(low_path), _load(high_path) if high_path.is_file() else "missing"
-            if isinstance(low, str) or isinstance(high, str):
-                check.problem("mel_min_max_stats", f"unreadable or missing: {low if isinstance(low, str) else high}")
-            else:
-                if low.shape != self.mel_low.shape or not (np.array_equal(low, self.mel_low)
-                                                           and np.array_equal(high, self.mel_high)):
-                    check.problem("mel_min_max_stats", "differs from the extrema of the mels (rerun svcprep stats)")
-                else:
-                    check.ok += 2
-        if stats_path.is_file():
-            check.files += 1
+def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
+    checks: list[OutputCheck] = []
+    for root in recipe_roots(out):
+        prefix = "" if root == out else f"{root.name}/"
+        try:
+            store, data, module = open_recipe_store(root)
+        except (RecordError, StorageError) as exc:
+            checks.append(OutputCheck(f"{prefix}recipe", problems=[(str(root), str(exc))]))
+            continue
+        records: dict[str, OutputRecord] = {}
+        bookkeeping = OutputCheck(f"{prefix}records")
+        for name in sorted(set(data.get("outputs", [])) | set(store.recorded_outputs())):
             try:
-                statistics = json.loads(stats_path.read_text(encoding="utf-8"))
-                for singer, parts in statistics.items():
-                    for part in ("voiced_positions", "total_positions"):
-                        values = [parts[part][k] for k in ("mean", "std", "median", "min", "max")]
-                        if part == "total_positions" and not all(np.isfinite(v) for v in values):
-                            check.problem(singer, f"{part} holds a non-finite value")
-                check.ok += 1
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                check.problem("pitches/statistics.json", f"not in Amphion's format: {exc}")
-        return check
-
-
-def verify_output_dir(out: Path) -> list[OutputCheck]:
-    verifier = Verifier(out)
-    checks = []
-    for name in verifier.outputs():
-        checks.append(verifier.check_mels() if name == MELS else verifier.check_output(name))
-    statistics = verifier.check_statistics()
-    if statistics is not None:
-        checks.append(statistics)
+                record = store.read_record(name)
+            except RecordError as exc:
+                bookkeeping.problem(name, str(exc))
+                continue
+            if record is None:
+                bookkeeping.problem(name, "the recipe made this output but its record (meta.json) is gone: its "
+                                          "files cannot be checked or trusted; rerun with --overwrite")
+            else:
+                records[name] = record
+        verifier = _Verifier(store, records, check_hashes)
+        for record in records.values():
+            check = verifier.check_output(record)
+            check.name = prefix + check.name
+            checks.append(check)
+        tree = OutputCheck(f"{prefix}dataset files")
+        for name, digest in store.dataset_file_hashes().items():
+            tree.files += 1
+            path = store.dataset_path(name)
+            if not path.is_file():
+                tree.problem(name, "missing")
+            elif check_hashes and verifier.sha256_of(path) != digest:
+                tree.problem(name, "changed since svcprep wrote it (sha256 differs): rerun to rewrite it")
+            else:
+                tree.ok += 1
+        for where, what in module.verify_tree(store, records, data):
+            tree.problem(where, what)
+        if bookkeeping.problems:
+            checks.insert(0, bookkeeping)
+        if tree.files or tree.problems:
+            checks.append(tree)
     return checks
 
 
+class _Verifier:
+    def __init__(self, store: FileStore, records: dict[str, OutputRecord], check_hashes: bool) -> None:
+        self.store, self.records, self.check_hashes = store, records, check_hashes
+        self.file_owner = {f.name: r for r in records.values() for f in r.files}
+        self._reference_rows: dict[tuple[str, str], int | None] = {}
+
+    @staticmethod
+    def sha256_of(path: Path) -> str:
+        from svcprep.store.fileio import file_sha256
+
+        return file_sha256(path)
+
+    def expected_rows(self, record: OutputRecord, uid: str) -> int | None | str:
+        """Rows the files of ``uid`` should have, ``None`` when unknown, or a problem text."""
+        frames = record.frames
+        if frames is None:
+            return None
+        owner = self.file_owner.get(frames.reference)
+        if owner is None:
+            return None
+        key = (frames.reference, uid)
+        if key not in self._reference_rows:
+            file = owner.file(frames.reference)
+            try:
+                shape, _ = self.store.header(file, uid) if self.store.exists(file, uid) else (None, None)
+            except (OSError, ValueError, StorageError):
+                shape = None
+            self._reference_rows[key] = None if shape is None or len(shape) <= frames.axis else shape[frames.axis]
+        length = self._reference_rows[key]
+        if length is None:
+            return f"its reference {self.store.describe(owner.file(frames.reference), uid)} is missing or unreadable"
+        return frames.expected(length)
+
+    def check_output(self, record: OutputRecord) -> OutputCheck:
+        check = OutputCheck(record.output)
+        done_list = self.store.done_list(record, "verify")
+        done = done_list.load()
+        if done_list.bad_lines:
+            check.problem("done-list", f"{done_list.bad_lines} line(s) are not svcprep done entries (damaged)")
+        present: set[str] = set()
+        for file in record.files:
+            present |= self.store.uids(file)
+        for uid in sorted(present - set(done))[:MAX_LISTED]:
+            check.problem(uid, "file present but not finished under the current settings (stale or added by hand)")
+        extra = len(present - set(done)) - MAX_LISTED
+        if extra > 0:
+            check.problem("*", f"{extra} more stale file(s)")
+        widths: set[Any] = set()
+        for uid, entry in sorted(done.items()):
+            check.files += 1
+            what = self._check_uid(record, uid, entry.sha256, widths)
+            if what:
+                check.problem(uid, what)
+            else:
+                check.ok += 1
+        if len(widths) > 1:
+            check.problem("*", f"files disagree in width: {sorted(map(str, widths))}")
+        return check
+
+    def _check_uid(self, record: OutputRecord, uid: str, hashes: dict[str, str], widths: set) -> str | None:
+        arrays: dict[str, Any] = {}
+        for file in record.files:
+            if not self.store.exists(file, uid):
+                return f"recorded as done but {self.store.describe(file, uid)} is missing"
+            if self.check_hashes and file.name in hashes and self.store.sha256(file, uid) != hashes[file.name]:
+                return f"{file.name} changed since it was written (sha256 differs)"
+            try:
+                value = self.store.read(file, uid)
+            except (OSError, ValueError, EOFError, StorageError) as exc:
+                return f"{file.name} unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+            array = getattr(value, "samples", value)
+            if file.codec in ("npy", "torch") and str(array.dtype) != file.dtype:
+                return f"{file.name}: dtype {array.dtype}, the record says {file.dtype}"
+            if isinstance(array, np.ndarray) and array.dtype != object and np.issubdtype(array.dtype, np.floating) \
+                    and not np.isfinite(array).all():
+                return f"{file.name}: NaN or infinite values"
+            arrays[file.name] = array
+        expected = self.expected_rows(record, uid)
+        if isinstance(expected, str):
+            return expected
+        return _check_content(record, arrays, expected, widths)
+
+
+def _check_content(record: OutputRecord, arrays: dict[str, Any], expected: int | None, widths: set) -> str | None:
+    """Shape and plausibility by output kind."""
+    kind = record.kind
+    first = record.files[0]
+    array = arrays[first.name]
+    if kind in ("feature", "native_feature"):
+        if record.settings.get("layout") == "1DT":
+            array = array[0].T
+        if array.ndim != 2 or (record.dim and array.shape[1] != record.dim):
+            return f"shape {array.shape}, the record says (frames, {record.dim})"
+        widths.add(array.shape[1])
+        if np.issubdtype(array.dtype, np.floating) and array.size and not np.any(array):
+            return "every value is zero (a feature never is)"
+        if expected is None:
+            return None
+        if kind == "feature" or record.native_grid is None or record.grid is None:
+            if array.shape[0] != expected:
+                return f"{array.shape[0]} rows, expected {expected}"
+            return None
+        from svcprep.align.grid import FrameGrid, target_frames_covered
+
+        covered = target_frames_covered(array.shape[0], FrameGrid(record.native_grid.hop_length,
+                                                                  record.native_grid.sample_rate),
+                                        FrameGrid(record.grid.hop_length, record.grid.sample_rate))
+        if abs(covered - expected) > int(record.tolerance or 0):
+            return (f"{array.shape[0]} native frames cover {covered} frames of the reference, which has {expected} "
+                    "(another grid or another audio?)")
+        return None
+    if kind == "mel":
+        axis = record.frames.axis if record.frames else 1
+        if array.ndim != 2 or (record.dim and array.shape[1 - axis] != record.dim):
+            return f"shape {array.shape} is not ({record.dim} mel bins × frames)"
+        low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+        if low < np.log(1e-5) - 1e-3 or high > MAX_LOG_MEL:
+            return f"log-mel values span [{low:.2f}, {high:.2f}]: not a log(clamp(mel, 1e-5)) of audio"
+        return None
+    rows = array.shape[0] if getattr(array, "ndim", 0) else None
+    if kind in ("pitch", "energy", "volume") and expected is not None and array.ndim == 1 and rows != expected:
+        return f"{rows} rows, expected {expected}"
+    if kind == "pitch" and array.dtype != object:
+        f0 = array.astype(np.float64)
+        if (f0 < 0).any() or (f0 > MAX_F0_HZ).any():
+            return f"F0 spans [{f0.min():.3g}, {f0.max():.3g}] Hz: outside 0..{MAX_F0_HZ:g}"
+        for file in record.files[1:]:
+            voicing = arrays[file.name]
+            if file.dtype == "bool" and (voicing.shape != f0.shape or (voicing != (f0 != 0)).any()):
+                return f"{file.name} disagrees with F0 != 0"
+    return None
+
+
 def describe(checks: list[OutputCheck]) -> str:
-    lines = [f"{'output':<22} {'files':>7} {'ok':>7} {'hours':>8}  problems"]
+    lines = [f"{'output':<28} {'files':>7} {'ok':>7}  problems"]
     for c in checks:
         listed = "; ".join(f"{uid}: {what}" for uid, what in c.problems[:MAX_LISTED])
         more = f" (+{len(c.problems) - MAX_LISTED} more)" if len(c.problems) > MAX_LISTED else ""
-        lines.append(f"{c.name:<22} {c.files:>7} {c.ok:>7} {c.hours:>8.3f}  {listed or '-'}{more}")
+        lines.append(f"{c.name:<28} {c.files:>7} {c.ok:>7}  {listed or '-'}{more}")
     return "\n".join(lines)

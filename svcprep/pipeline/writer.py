@@ -1,4 +1,4 @@
-"""Write stage: one background thread saves arrays atomically, then marks the uid done.
+"""Write stage: one background thread stores an output's files atomically, then marks the uid done.
 
 A uid enters a done-list only after every one of its files is complete on disk. A write that fails for one
 file (a name the filesystem refuses) is recorded as that file's failure; a full or read-only disk, or a failure
@@ -14,13 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from svcprep.errors import StorageError
-from svcprep.pipeline.provenance import DoneList
-from svcprep.pipeline.storage import atomic_save_npy
+from svcprep.store.base import Store
+from svcprep.store.files import DoneList, SettingsChangedError
+from svcprep.store.records import DoneEntry, FileRecord
 
 # The disk itself is unusable: every later write would fail the same way.
 FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
@@ -28,20 +27,23 @@ FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 @dataclass
 class WriteJob:
+    """Every file of one output of one uid, and the done-list that marks them complete."""
+
     uid: str
-    files: list[tuple[Path, np.ndarray]]
+    store: Store
+    files: list[tuple[FileRecord, Any]]
     done_list: DoneList
+    output: str = ""
 
 
 class BackgroundWriter:
-    """A single writer thread; ``on_error(uid, path, reason)`` records a failed write of one file."""
+    """A single writer thread; ``on_error(job, reason)`` records a failed write of one output of one uid."""
 
-    def __init__(self, on_error: Callable[[str, Path, str], None], temp_dir: Path | None = None,
-                 max_pending: int = 64, poll_seconds: float = 0.2) -> None:
+    def __init__(self, on_error: Callable[[WriteJob, str], None], max_pending: int = 64,
+                 poll_seconds: float = 0.2) -> None:
         self._queue: queue.Queue[WriteJob | None] = queue.Queue(maxsize=max_pending)
-        self._on_error, self._temp_dir, self._poll = on_error, temp_dir, poll_seconds
+        self._on_error, self._poll = on_error, poll_seconds
         self._error: StorageError | None = None
-        self.files_written = 0
         self.busy_seconds = 0.0  # time spent writing (for --profile)
         self.submit_seconds = 0.0  # time the run waited to hand a job over (queue full)
         self._thread = threading.Thread(target=self._run, name="svcprep-writer", daemon=True)
@@ -83,19 +85,21 @@ class BackgroundWriter:
             while (job := self._queue.get()) is not None:
                 started = time.perf_counter()
                 try:
-                    for path, array in job.files:
-                        atomic_save_npy(path, array, self._temp_dir)
-                    job.done_list.append(job.uid)
-                    self.files_written += len(job.files)
+                    hashes = {file.name: job.store.write(file, job.uid, value) for file, value in job.files}
+                    job.done_list.append(DoneEntry(job.uid, hashes))
+                except SettingsChangedError:
+                    raise
                 except OSError as exc:
                     if exc.errno in FATAL_ERRNOS:
                         raise
-                    self._on_error(job.uid, job.files[0][0], f"write failed: {exc}")
+                    self._on_error(job, f"write failed: {exc}")
+                except (StorageError, ValueError, RuntimeError) as exc:  # a value its codec cannot store
+                    self._on_error(job, f"write failed: {exc}")
                 finally:
                     self.busy_seconds += time.perf_counter() - started
         except BaseException as exc:  # noqa: BLE001 - any failure here must reach the run, not vanish
-            where = f" writing {job.files[0][0]}" if job is not None and job.files else ""
-            self._error = StorageError(
+            where = f" writing {job.store.describe(job.files[0][0], job.uid)}" if job is not None and job.files else ""
+            self._error = exc if isinstance(exc, SettingsChangedError) else StorageError(
                 f"output failed{where}: {exc}; files finished before it are kept and recorded, "
                 "fix the cause (e.g. free disk space) and rerun the same command to resume")
             self._error.__cause__ = exc

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from svcprep.pitch.settings import PitchSettings
-from svcprep.pitch.tracking import VOICING_THRESHOLD
 from svcprep.presets import MelPreset
+
+VOICING_THRESHOLD = 0.6  # Amphion's parselmouth call
 
 
 def amphion_pitch(wav: np.ndarray, preset: MelPreset, num_frames: int, settings: PitchSettings) -> np.ndarray:

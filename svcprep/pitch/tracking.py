@@ -1,11 +1,11 @@
-"""F0 trackers, and F0 with voicing sampled at the mel frame centres.
+"""CPU F0 trackers (parselmouth, dio, harvest), and any track sampled at the frame times of an output grid.
 
-Each tracker gives its native track (frame times in seconds, F0 in Hz, 0 = unvoiced). The mel grid asks for
-F0 at the centre of mel frame i (``MelPreset.frame_centre_seconds``). Voicing there is that of the nearest
-native frame; a voiced value is interpolated linearly in log-frequency between the two native frames around
-the centre when both are voiced, else it is the nearest voiced frame's value. Before the first and after the
-last native frame the edge frame holds. For ``dio`` the interpolated track is then refined by StoneMask at the
-mel centres themselves.
+Each tracker gives its native track (frame times in seconds, F0 in Hz, 0 = unvoiced). An output asks for F0
+at its own frame times (the mel frame centres for Amphion, ``(i + ½)·hop`` for so-vits-svc, ``i·hop`` for
+DDSP-SVC). Voicing there is that of the nearest native frame; a voiced value is interpolated linearly in
+log-frequency between the two native frames around the time when both are voiced, else it is the nearest
+voiced frame's value. Before the first and after the last native frame the edge frame holds. For ``dio`` the
+interpolated track is then refined by StoneMask at the output times themselves.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from svcprep.errors import SvcprepError
+from svcprep.pitch.amphion_grid import VOICING_THRESHOLD, amphion_pitch
 from svcprep.pitch.settings import PitchSettings
 from svcprep.presets import MelPreset
-
-VOICING_THRESHOLD = 0.6  # Amphion's parselmouth call
 
 
 def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,
@@ -41,9 +40,11 @@ def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,
         f0, times = pyworld.dio(x, sample_rate, f0_floor=settings.f0_min, f0_ceil=settings.f0_max,
                                 channels_in_octave=2, frame_period=frame_period_ms)
         return times, f0
-    f0, times = pyworld.harvest(x, sample_rate, f0_floor=settings.f0_min, f0_ceil=settings.f0_max,
-                                frame_period=frame_period_ms)
-    return times, f0
+    if settings.method == "harvest":
+        f0, times = pyworld.harvest(x, sample_rate, f0_floor=settings.f0_min, f0_ceil=settings.f0_max,
+                                    frame_period=frame_period_ms)
+        return times, f0
+    raise SvcprepError(f"{settings.method} runs on the model device, not in the decode stage")
 
 
 def sample_track(times: np.ndarray, f0: np.ndarray, at_seconds: np.ndarray) -> np.ndarray:
@@ -64,26 +65,42 @@ def sample_track(times: np.ndarray, f0: np.ndarray, at_seconds: np.ndarray) -> n
     return np.where(voiced[nearest], np.exp2(log_value), 0.0)
 
 
+def track_on_grid(wav: np.ndarray, sample_rate: int, hop_length: int, times: np.ndarray,
+                  settings: PitchSettings) -> np.ndarray:
+    """F0 in Hz (0 = unvoiced, float32) of a CPU tracker at ``times`` (seconds); the tracker runs at
+    ``hop_length`` samples of ``sample_rate`` (the output grid's own hop)."""
+    native_times, f0 = native_track(wav, sample_rate, hop_length, settings)
+    on_grid = sample_track(native_times, f0, times)
+    if settings.method == "dio":
+        import pyworld
+
+        on_grid = pyworld.stonemask(np.ascontiguousarray(wav, dtype=np.float64), on_grid,
+                                    np.ascontiguousarray(times, dtype=np.float64), sample_rate)
+    return on_grid.astype(np.float32)
+
+
 def pitch_on_mel_grid(wav: np.ndarray, preset: MelPreset, num_frames: int, settings: PitchSettings) -> np.ndarray:
     """``(num_frames,)`` F0 in Hz (0 = unvoiced) for mono ``wav`` at the preset's rate.
 
     ``exact`` grid: float32, frame i at mel frame i's centre. ``amphion`` grid: Amphion's values and dtype.
     """
     if settings.grid == "amphion":
-        from svcprep.pitch.amphion_grid import amphion_pitch
-
         return amphion_pitch(wav, preset, num_frames, settings)
-    centres = preset.frame_centre_seconds(num_frames)
-    times, f0 = native_track(wav, preset.sample_rate, preset.hop_length, settings)
-    on_grid = sample_track(times, f0, centres)
-    if settings.method == "dio":
-        import pyworld
-
-        on_grid = pyworld.stonemask(np.ascontiguousarray(wav, dtype=np.float64), on_grid,
-                                    np.ascontiguousarray(centres, dtype=np.float64), preset.sample_rate)
-    return on_grid.astype(np.float32)
+    return track_on_grid(wav, preset.sample_rate, preset.hop_length, preset.frame_centre_seconds(num_frames),
+                         settings)
 
 
 def voiced_flags(f0: np.ndarray) -> np.ndarray:
     """Amphion's ``uv`` file: True where voiced (``pitch != 0``)."""
     return np.asarray(f0) != 0
+
+
+def fill_unvoiced(f0: np.ndarray) -> np.ndarray:
+    """Unvoiced frames (0) filled by linear interpolation over the frame index between voiced neighbours, the
+    first/last voiced value held at the ends (so-vits-svc's and DDSP-SVC's rule). Needs a voiced frame."""
+    f0 = np.asarray(f0, dtype=np.float64)
+    voiced = f0 > 0
+    if not voiced.any():
+        raise SvcprepError("no voiced frame: the whole clip is unvoiced (silence, noise or speech-free)")
+    index = np.arange(len(f0))
+    return np.interp(index, index[voiced], f0[voiced])

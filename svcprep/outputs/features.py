@@ -1,0 +1,118 @@
+"""Model features: aligned to an output grid (Amphion's mel, DDSP-SVC's frames), or kept at the model's rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from svcprep import __version__
+from svcprep.outputs.base import ModelRequest, Output, OutputGrid
+from svcprep.outputs.common import to_save_dtype, view_settings
+from svcprep.store.records import FileRecord, FramesRecord, OutputRecord
+
+
+def model_settings(request: ModelRequest, sha256: str | None) -> dict[str, Any]:
+    resolved = request.resolved
+    return {"extractor": resolved.entry.name, "model": resolved.model, "checkpoint_sha256": sha256,
+            "options": dict(sorted(resolved.settings.items())), "view": view_settings(request.audio.view),
+            "length_rule": request.audio.length_rule}
+
+
+@dataclass(frozen=True)
+class AlignedFeature(Output):
+    """``(T, D)`` features aligned to ``grid``'s frame count by ``method`` (``area``, ``nearest``, ``linear``,
+    ``repeat``); a length mismatch of at most ``tolerance`` frames repeats the last frame."""
+
+    kind = "feature"
+    stage = "align"
+    name: str
+    request: ModelRequest
+    grid: OutputGrid
+    method: str = "area"
+    tolerance: int = 4
+    save_dtype: str = "float32"
+    dtype: str = "float32"  # the model's compute dtype
+    checkpoint_sha256: str | None = None
+    frames: FramesRecord | None = None
+    frames_file: str | None = None
+    file: str = ""
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        integer = self.request.spec.integer_output
+        return (FileRecord(self.file or self.name, "npy", "int64" if integer else self.save_dtype, "(T, D)"),)
+
+    @property
+    def model(self) -> ModelRequest:
+        return self.request
+
+    def frame_requests(self):
+        return (self.grid.audio,)
+
+    def finish(self, clip: Any, partial: Any, native: np.ndarray) -> dict[str, Any]:
+        from svcprep.align.methods import align_features
+
+        spec = self.request.spec
+        if self.frames_file and self.frames_file in clip.frames:
+            target = clip.frames[self.frames_file]
+        else:
+            target = self.grid.num_frames(clip.num_samples[self.grid.audio])
+        aligned = align_features(native, source_hop=spec.hop_length, source_sample_rate=spec.sample_rate,
+                                 target_hop=self.grid.hop_length, target_sample_rate=self.grid.sample_rate,
+                                 target_len=target, method=self.method, tolerance=self.tolerance)
+        return {self.files[0].name: to_save_dtype(aligned, self.save_dtype)}
+
+    def record(self) -> OutputRecord:
+        spec = self.request.spec
+        settings = {**model_settings(self.request, self.checkpoint_sha256), "dtype": self.dtype,
+                    "method": self.method, "save_dtype": self.save_dtype, "offset": str(self.grid.offset)}
+        return OutputRecord(self.name, self.kind, self.files, settings, grid=self.grid.record(),
+                            native_grid=spec.grid_record(), frames=self.frames, dim=spec.dim,
+                            tolerance=self.tolerance, svcprep_version=__version__)
+
+
+@dataclass(frozen=True)
+class NativeFeature(Output):
+    """Features at the model's own frame rate: ``(T, D)`` (``layout="TD"``) or ``(1, D, T)`` (``"1DT"``, so-vits-
+    svc's ``.soft.pt``). ``reference_grid`` and ``tolerance``: the grid ``verify`` checks coverage against."""
+
+    kind = "native_feature"
+    stage = "extract"
+    name: str
+    request: ModelRequest
+    save_dtype: str = "float32"
+    dtype: str = "float32"
+    checkpoint_sha256: str | None = None
+    codec: str = "npy"
+    layout: str = "TD"
+    reference_grid: OutputGrid | None = None
+    frames: FramesRecord | None = None
+    tolerance: int | None = None
+    file: str = ""
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        integer = self.request.spec.integer_output
+        shape = "(T, D)" if self.layout == "TD" else "(1, D, T)"
+        return (FileRecord(self.file or self.name, self.codec, "int64" if integer else self.save_dtype, shape),)
+
+    @property
+    def model(self) -> ModelRequest:
+        return self.request
+
+    def finish(self, clip: Any, partial: Any, native: np.ndarray) -> dict[str, Any]:
+        array = to_save_dtype(native, self.save_dtype)
+        if self.layout == "1DT":
+            array = np.ascontiguousarray(array.T[None])
+        return {self.files[0].name: array}
+
+    def record(self) -> OutputRecord:
+        spec = self.request.spec
+        settings = {**model_settings(self.request, self.checkpoint_sha256), "dtype": self.dtype,
+                    "save_dtype": self.save_dtype, "layout": self.layout}
+        return OutputRecord(self.name, self.kind, self.files, settings,
+                            grid=self.reference_grid.record() if self.reference_grid else None,
+                            native_grid=spec.grid_record(), frames=self.frames, dim=spec.dim,
+                            tolerance=self.tolerance, svcprep_version=__version__)

@@ -1,0 +1,93 @@
+"""F0 on an output's frame grid, from a CPU tracker (decode stage) or a neural one (model device), written in the
+convention of the project that reads it (a subclass's :meth:`PitchOutput.files_for`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from svcprep import __version__
+from svcprep.outputs.base import AudioRequest, ModelRequest, Output, OutputGrid
+from svcprep.outputs.common import view_settings
+from svcprep.pitch.settings import PitchSettings
+from svcprep.store.records import FileRecord, FramesRecord, OutputRecord
+
+
+@dataclass(frozen=True)
+class PitchOutput(Output):
+    """F0 at ``grid``'s frame times. ``tracker``: the neural tracker's request (``None`` for CPU methods, which
+    run on ``grid.audio`` with the grid's hop as their time step). ``frames_file``: a file already on disk that
+    fixes the row count (Amphion: the mel), else the grid's count of the audio."""
+
+    kind = "pitch"
+    stage = "pitch"
+    model_stage = "pitch"
+    name: str
+    grid: OutputGrid
+    settings: PitchSettings
+    tracker: ModelRequest | None = None
+    tracker_sha256: str | None = None
+    frames: FramesRecord | None = None
+    frames_file: str | None = None
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        raise NotImplementedError
+
+    @property
+    def model(self) -> ModelRequest | None:
+        return self.tracker
+
+    def check(self) -> None:
+        """The CPU tracker's package is installed (a usage error naming the extra, before anything runs)."""
+        from svcprep.pitch.settings import check_backend
+
+        check_backend(self.settings.method)
+
+    def audio_requests(self) -> tuple[AudioRequest, ...]:
+        return () if self.tracker is not None else (self.grid.audio,)
+
+    def frame_requests(self) -> tuple[AudioRequest, ...]:
+        return (self.grid.audio,)
+
+    def num_frames(self, clip: Any) -> int:
+        if self.frames_file and self.frames_file in clip.frames:
+            return clip.frames[self.frames_file]
+        return self.grid.num_frames(clip.num_samples[self.grid.audio])
+
+    def decode(self, clip: Any) -> Any:
+        if self.tracker is not None:
+            return None
+        from svcprep.pitch.tracking import track_on_grid
+
+        wav = clip.audio(self.grid.audio)
+        times = self.grid.times(self.num_frames(clip))
+        return track_on_grid(wav, self.grid.sample_rate, self.grid.hop_length, times, self.settings)
+
+    def f0_on_grid(self, clip: Any, partial: Any, native: Any) -> np.ndarray:
+        """``(T,)`` F0 in Hz at the grid's frame times, 0 where unvoiced."""
+        if self.tracker is None:
+            return partial
+        from svcprep.pitch.tracking import sample_track
+
+        native_times = self.tracker.resolved.frame_times(len(native))
+        return sample_track(native_times, native, self.grid.times(self.num_frames(clip))).astype(np.float32)
+
+    def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
+        return self.files_for(self.f0_on_grid(clip, partial, native))
+
+    def files_for(self, f0: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def record_settings(self) -> dict[str, Any]:
+        settings = {"pitch": self.settings.to_dict(), "view": view_settings(self.grid.audio.view),
+                    "offset": str(self.grid.offset), "plus_one": self.grid.plus_one}
+        if self.tracker is not None:
+            settings["tracker_sha256"] = self.tracker_sha256
+        return settings
+
+    def record(self) -> OutputRecord:
+        return OutputRecord(self.name, self.kind, self.files, self.record_settings(), grid=self.grid.record(),
+                            frames=self.frames, svcprep_version=__version__)

@@ -1,0 +1,59 @@
+"""Recipes: each turns a run's outputs into one project's on-disk tree (names, dtypes, grids, file lists,
+statistics, config fragment). A recipe is one module here plus one line in :data:`RECIPES`; several recipes in
+one run share one decode and one forward per model.
+
+Registered lazily (module:attribute strings), so listing recipes imports no model code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from svcprep.errors import ConfigError
+
+RECIPES = {
+    "amphion": "svcprep.recipes.amphion:from_dict",
+    "so-vits-svc": "svcprep.recipes.sovits:from_dict",
+    "ddsp-svc": "svcprep.recipes.ddsp:from_dict",
+    "rvc": "svcprep.recipes.rvc:from_dict",
+    "pieces": "svcprep.recipes.pieces:from_dict",
+}
+
+
+def recipe_from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str], options: dict[str, dict],
+                     source: str) -> Any:
+    """The recipe a run config describes (``recipe:``; default ``amphion``), its settings checked."""
+    name = data.get("recipe", "amphion")
+    if name not in RECIPES:
+        close = difflib.get_close_matches(str(name), list(RECIPES), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{source}: unknown recipe {name!r}; {hint}known: {', '.join(RECIPES)}", "config")
+    module_name, attribute = RECIPES[name].split(":")
+    build = getattr(importlib.import_module(module_name), attribute)
+    settings = {k: v for k, v in data.items() if k != "recipe"}
+    try:
+        return build(settings, base, model_paths=model_paths, options=options)
+    except ConfigError as exc:
+        raise ConfigError(f"run config {source}: {exc}") from None
+
+
+def recipe_module(name: str):
+    """The module of a registered recipe (its ``naming_from_record`` and ``verify_tree`` serve ``verify``)."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r} recorded; known: {', '.join(RECIPES)}")
+    return importlib.import_module(RECIPES[name].split(":")[0])
+
+
+def builtin_configs() -> list[str]:
+    """Names of the run configs shipped in ``configs/`` (those with a ``recipe:`` key)."""
+    import yaml
+
+    names = []
+    for item in resources.files("svcprep.configs").iterdir():
+        if item.name.endswith(".yaml") and "recipe" in (yaml.safe_load(item.read_text()) or {}):
+            names.append(item.name[: -len(".yaml")])
+    return sorted(names)

@@ -1,0 +1,97 @@
+"""What a recipe is, and what the run gives it: the corpus, its store, model resolution and fingerprints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from svcprep.pipeline.corpus import Corpus
+from svcprep.store.files import FileStore
+from svcprep.store.naming import DEFAULT_NAMING, Naming
+
+
+@dataclass
+class RecipeContext:
+    """A recipe's view of the run: the corpus, the store of its output root, the model device and dtype."""
+
+    corpus: Corpus
+    store: FileStore
+    device: str = "auto"
+    dtype: str = "float32"
+    sliced: bool = False  # the run cuts takes into pieces: uids are known only once a take is decoded
+    failed_uids: set[str] = field(default_factory=set)
+    _fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    def resolve_extractor(self, config) -> Any:
+        """An :class:`ExtractorConfig` resolved (model located, spec from its config files), not loaded."""
+        from svcprep.extractors.registry import resolve_extractor
+
+        return resolve_extractor(config.name, config.model, **{**config.options, "device": self.device,
+                                                               "dtype": self.dtype, "verify": False})
+
+    def resolve_tracker(self, settings) -> Any:
+        from svcprep.pitch.registry import resolve_tracker
+
+        return resolve_tracker(settings.method, settings.model, threshold=settings.voicing_threshold,
+                               device=self.device, dtype=self.dtype)
+
+    def fingerprint(self, path: Path) -> str:
+        from svcprep.extractors.hub import cached_fingerprint
+
+        key = str(path)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = cached_fingerprint(path, self.store.bookkeeping_dir)
+        return self._fingerprints[key]
+
+    def done_uids(self, outputs: list) -> set[str]:
+        """uids whose every listed output is done under its current settings (and whose files exist)."""
+        complete: set[str] | None = None
+        for output in outputs:
+            record = self.store.read_record(output.name)
+            if record is None:
+                return set()
+            done = set(self.store.done_list(record, "read").load())
+            complete = done if complete is None else complete & done
+        return complete or set()
+
+
+class Recipe:
+    """A project's on-disk tree. Subclasses are frozen dataclasses of their settings."""
+
+    name: ClassVar[str] = ""
+    default_slicing: ClassVar[Any] = None
+
+    def option_names(self) -> set[str]:
+        """What ``--model NAME=...`` / ``--set NAME.key=...`` may name in this recipe."""
+        return set()
+
+    def naming(self, ctx: RecipeContext) -> Naming:
+        return DEFAULT_NAMING
+
+    def check(self, ctx: RecipeContext) -> None:
+        """Usage errors (exit 2), found before any model loads or any file is written."""
+
+    def outputs(self, ctx: RecipeContext) -> list:
+        raise NotImplementedError
+
+    def frames_on_disk(self, ctx: RecipeContext, uids: list[str]) -> dict[str, dict[str, int]]:
+        """Row counts fixed by files of this root that the run does not rewrite (uid -> file -> rows)."""
+        return {}
+
+    def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
+        """What ``verify`` needs to find this recipe's files again (its module's ``naming_from_record``)."""
+        return {}
+
+    def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
+        """Dataset-level files once the run's pass is over; returns notes for the summary."""
+        return []
+
+
+# Each recipe module also defines, for ``verify`` (which has no run config, only the records):
+#   naming_from_record(data: dict) -> Naming
+#   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]

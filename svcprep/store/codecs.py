@@ -1,0 +1,162 @@
+"""How a value becomes a file and back: ``.npy`` (no pickle), object ``.npy`` (so-vits-svc's F0 pair, DDSP-SVC's
+pitch-shift dict), a torch tensor ``.pt`` and WAV (16-bit PCM or 32-bit float).
+
+Reading never runs code: object ``.npy`` payloads and ``.pt`` files go through svcprep's restricted unpickler.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from svcprep.errors import StorageError
+
+
+@dataclass(frozen=True)
+class Wav:
+    """Audio to store: ``samples`` ``(num_samples,)`` (int16 for 16-bit PCM, float32 otherwise) at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+
+class Codec:
+    name = ""
+    suffix = ""
+
+    def encode(self, value: Any, f: IO[bytes]) -> None:
+        raise NotImplementedError
+
+    def decode(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def header(self, path: Path) -> tuple[tuple[int, ...], str]:
+        """(shape, dtype name) read as cheaply as the format allows."""
+        value = self.decode(path)
+        return tuple(np.shape(value)), str(np.asarray(value).dtype)
+
+
+class NpyCodec(Codec):
+    name, suffix = "npy", ".npy"
+
+    def encode(self, value: np.ndarray, f: IO[bytes]) -> None:
+        np.save(f, np.ascontiguousarray(value), allow_pickle=False)
+
+    def decode(self, path: Path) -> np.ndarray:
+        return np.load(path, allow_pickle=False)
+
+    def header(self, path: Path) -> tuple[tuple[int, ...], str]:
+        from svcprep.store.fileio import read_npy_header
+
+        shape, dtype = read_npy_header(path)
+        return shape, str(dtype)
+
+
+class NpyObjectCodec(Codec):
+    """``np.save`` of ``np.asanyarray(value, dtype=object)`` (a dict: a 0-d object array), as so-vits-svc and
+    DDSP-SVC save theirs: ``(f0, uv)`` of equal lengths becomes a ``(2, T)`` object array, ``(mel, keyshift)`` a
+    ``(2,)`` one. Read back without running code."""
+
+    name, suffix = "npy_object", ".npy"
+
+    def encode(self, value: Any, f: IO[bytes]) -> None:
+        if isinstance(value, dict):
+            array = np.empty((), dtype=object)
+            array[()] = value
+        else:
+            array = np.asanyarray(value, dtype=object)
+        np.save(f, array, allow_pickle=True)
+
+    def decode(self, path: Path) -> Any:
+        from svcprep.extractors.checkpoint_io import StrictUnpickler
+        from svcprep.store.fileio import read_npy_header_from
+
+        with open(path, "rb") as f:
+            shape, dtype = read_npy_header_from(f)
+            if not dtype.hasobject:
+                f.seek(0)
+                return np.load(f, allow_pickle=False)
+            try:
+                array = StrictUnpickler(f).load()
+            except Exception as exc:  # noqa: BLE001 - any malformed payload is the same refusal
+                raise StorageError(f"{path}: unreadable object array ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(array, np.ndarray) or array.shape != shape:
+            raise StorageError(f"{path}: object payload does not match its header {shape}")
+        return array
+
+    def header(self, path: Path) -> tuple[tuple[int, ...], str]:
+        from svcprep.store.fileio import read_npy_header
+
+        shape, dtype = read_npy_header(path)
+        return shape, str(dtype)
+
+
+class TorchTensorCodec(Codec):
+    """``torch.save`` of one tensor (what so-vits-svc's loader ``torch.load``s); read through the strict unpickler."""
+
+    name, suffix = "torch", ".pt"
+
+    def encode(self, value: np.ndarray, f: IO[bytes]) -> None:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(torch.from_numpy(np.ascontiguousarray(value)), buffer)
+        f.write(buffer.getvalue())
+
+    def decode(self, path: Path) -> np.ndarray:
+        import torch
+
+        from svcprep.extractors.checkpoint_io import load_state_dict_file
+
+        tensor = load_state_dict_file(path)
+        if not isinstance(tensor, torch.Tensor):
+            raise StorageError(f"{path}: holds a {type(tensor).__name__}, not a tensor")
+        return tensor.numpy()
+
+
+class WavCodec(Codec):
+    suffix = ".wav"
+
+    def __init__(self, name: str, subtype: str) -> None:
+        self.name, self.subtype = name, subtype
+
+    def encode(self, value: Wav, f: IO[bytes]) -> None:
+        import soundfile as sf
+
+        sf.write(f, value.samples, value.sample_rate, subtype=self.subtype, format="WAV")
+
+    def decode(self, path: Path) -> Wav:
+        import soundfile as sf
+
+        samples, rate = sf.read(str(path), dtype="int16" if self.subtype == "PCM_16" else "float32")
+        return Wav(samples, rate)
+
+    def header(self, path: Path) -> tuple[tuple[int, ...], str]:
+        import soundfile as sf
+
+        info = sf.info(str(path))
+        shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
+        return shape, info.subtype
+
+
+class JsonCodec(Codec):
+    name, suffix = "json", ".json"
+
+    def encode(self, value: Any, f: IO[bytes]) -> None:
+        import json
+
+        f.write((json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def decode(self, path: Path) -> Any:
+        import json
+
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+CODECS: dict[str, Codec] = {c.name: c for c in (NpyCodec(), NpyObjectCodec(), TorchTensorCodec(),
+                                                 WavCodec("wav_int16", "PCM_16"), WavCodec("wav_float32", "FLOAT"),
+                                                 JsonCodec())}

@@ -1,0 +1,126 @@
+"""Low-level file operations: atomic writes (hashed as they are written), header-only ``.npy`` reads,
+fsync'd line appends under a lock, and the removal of temp files a killed run left behind."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only be read by setting it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_read_umask()  # what open() would give; mkstemp alone gives 0600
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], temp_dir: Path | None = None) -> str:
+    """Write ``path`` through a temp file, fsync and a rename: readers never see a partial file.
+
+    ``temp_dir`` (default: ``path``'s dir) must be on the same filesystem as ``path``. Returns the sha256 of
+    the bytes written (read back from the page cache before the rename).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp_dir = temp_dir or path.parent
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=temp_dir)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w+b") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = file_sha256(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def atomic_write_text(path: Path, text: str, temp_dir: Path | None = None) -> str:
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), temp_dir)
+
+
+def file_sha256(path: Path, block_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(block_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_stale_temp_files(directory: Path, older_than_seconds: float = 600.0) -> int:
+    """Delete temp files a killed run left behind (``.<name>.*.tmp``); recent ones may belong to a live shard."""
+    removed = 0
+    if directory.is_dir():
+        cutoff = time.time() - older_than_seconds
+        for path in directory.rglob(".*.tmp"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
+
+
+def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a ``.npy`` file from its header alone (the data is not read)."""
+    with open(path, "rb") as f:
+        return read_npy_header_from(f)
+
+
+def read_npy_header_from(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    return tuple(shape), dtype
+
+
+@contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock_path`` (concurrent shards append to and compact the same files)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and fsync, so a killed run keeps it. A line cut by a kill has no ``\\n``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="ascii") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path: Path) -> Iterable[str]:
+    """Complete lines only: split on ``\\n`` alone (never on other line separators); a cut last line is dropped."""
+    data = path.read_bytes().decode("ascii", errors="replace")
+    lines = data.split("\n")
+    return lines[:-1]  # the part after the last "\n" is empty or a line cut by a kill
