@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import typer
 
 from svcprep.align.grid import FrameGrid
-from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
+from svcprep.errors import CheckpointError, ConfigError, RunInterrupted, SvcprepError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +26,8 @@ def flag_of(parameter: str) -> str:
 
 
 def reports_errors(func: F) -> F:
-    """Turn library errors into one line on stderr and an exit code (2: config/usage, 1: other, 130: Ctrl-C)."""
+    """Turn library errors into one line on stderr and an exit code (2: config/usage or an unusable model file,
+    1: other, 130: Ctrl-C, 143: SIGTERM)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -35,8 +36,10 @@ def reports_errors(func: F) -> F:
         except ConfigError as exc:
             message = f"{flag_of(exc.parameter)}: {exc.detail}" if exc.parameter else str(exc)
             raise fail(message, EXIT_USAGE) from None
+        except CheckpointError as exc:  # a model file the user named is unusable: fix the argument
+            raise fail(str(exc), EXIT_USAGE) from None
         except RunInterrupted as exc:
-            raise fail(str(exc), EXIT_INTERRUPTED) from None
+            raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; rerun the same command to resume", EXIT_INTERRUPTED) from None
         except SvcprepError as exc:
@@ -52,9 +55,9 @@ def source_grid(
     if extractor and (source_hop or source_sample_rate):
         raise ConfigError("give either --extractor or --source-hop/--source-sample-rate, not both")
     if extractor:
-        from svcprep.extractors.registry import spec_for
+        from svcprep.extractors.registry import grid_for
 
-        spec = spec_for(extractor, model)
+        spec = grid_for(extractor, model)
         return spec.name, spec.grid, spec.describe()
     if model is not None:
         raise ConfigError("--model needs --extractor")

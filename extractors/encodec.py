@@ -53,7 +53,7 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def check_options(name: str, options: Mapping[str, Any]) -> None:
     check_choice(name, "output", options["output"], OUTPUTS)
-    check_positive_number(name, "bandwidth", options["bandwidth"])
+    check_positive_number(name, "bandwidth", options["bandwidth"], allow_none=True)
     rate = options["sample_rate"]
     if rate is not None and (not isinstance(rate, int) or rate <= 0):
         raise ConfigError(f"{name}: sample_rate must be a positive integer, got {options['sample_rate']!r}")
@@ -66,15 +66,31 @@ def num_codebooks(config: Mapping[str, Any], sample_rate: int, hop_length: int, 
     return min(num, int(config.get("num_quantizer_layers") or num))
 
 
+DEFAULT_BANDWIDTH = 6.0
+
+
+def resolved_bandwidth(config: Mapping[str, Any], requested: float | None, name: str = "encodec") -> float:
+    """The bandwidth used: the one asked for (it must be among the model's ``target_bandwidths``), else the
+    model's own highest bandwidth up to 6 kbps (its lowest when all are higher): 6.0 for Meta's 24 and 48 kHz
+    models, 2.2 for MusicGen's 32 kHz one."""
+    bandwidths = sorted(float(b) for b in config.get("target_bandwidths") or [])
+    if requested is not None:
+        if bandwidths and float(requested) not in bandwidths:
+            raise ConfigError(f"{name}: bandwidth {requested} not supported by this model; choose from {bandwidths}")
+        return float(requested)
+    if not bandwidths:
+        return DEFAULT_BANDWIDTH
+    usable = [b for b in bandwidths if b <= DEFAULT_BANDWIDTH]
+    return usable[-1] if usable else bandwidths[0]
+
+
 def spec(name: str, config: Mapping[str, Any], options: Mapping[str, Any]) -> ExtractorSpec:
     try:
         frames = CeilFrames(tuple(int(r) for r in config["upsampling_ratios"]))
         sample_rate = options["sample_rate"] or sample_rate_of(config)
-        bandwidths = [float(b) for b in config.get("target_bandwidths") or []]
-        if bandwidths and float(options["bandwidth"]) not in bandwidths:
-            raise ConfigError(f"{name}: bandwidth {options['bandwidth']} not supported; choose from {bandwidths}")
+        bandwidth = resolved_bandwidth(config, options["bandwidth"], name)
         codes = options["output"] == "codes"
-        dim = (num_codebooks(config, sample_rate, frames.hop_length, float(options["bandwidth"])) if codes
+        dim = (num_codebooks(config, sample_rate, frames.hop_length, bandwidth) if codes
                else int(config["hidden_size"]))
         return ExtractorSpec(name, "encodec", sample_rate, dim, frames,
                              channels=int(config.get("audio_channels", 1)), integer_output=codes)
@@ -84,7 +100,7 @@ def spec(name: str, config: Mapping[str, Any], options: Mapping[str, Any]) -> Ex
 
 FAMILY = ModelFamily(
     name="encodec",
-    options=frozen(output="latent", bandwidth=6.0, sample_rate=None),
+    options=frozen(output="latent", bandwidth=None, sample_rate=None),
     read_config=read_config,
     spec=spec,
     loader="svcprep.extractors.encodec_model:load",

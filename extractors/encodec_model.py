@@ -93,23 +93,26 @@ def _load_model(spec: ExtractorSpec, path: Path, bandwidth: float):
         from svcprep.extractors.encodec_meta import load_meta_encodec
 
         return load_meta_encodec(path, spec.sample_rate, bandwidth)
+    from safetensors import SafetensorError
     from transformers import EncodecModel
 
     from svcprep.extractors.encodec import count_rvq_layers
     from svcprep.extractors.encodec_meta import size_rvq
-    from svcprep.extractors.hf_weights import check_pickled_weights, weight_keys
+    from svcprep.extractors.hf_weights import check_pickled_weights, uses_safetensors, weight_keys
 
     check_pickled_weights(path)
     try:
-        model = EncodecModel.from_pretrained(str(path))
-    except (OSError, ValueError) as exc:
+        model = EncodecModel.from_pretrained(str(path), use_safetensors=uses_safetensors(path))
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise CheckpointError(f"encodec: cannot load {path}: {exc}") from exc
     size_rvq(model, count_rvq_layers(weight_keys(path)))
     return model.eval()
 
 
 def load(spec: ExtractorSpec, path: Path, options: dict[str, Any]) -> EncodecExtractor:
-    bandwidth = float(options["bandwidth"])
+    from svcprep.extractors.encodec import read_config, resolved_bandwidth
+
+    bandwidth = resolved_bandwidth(read_config(path), options["bandwidth"], spec.name)
     net = _load_model(spec, path, bandwidth)
     extractor = EncodecExtractor(spec, net, output=options["output"], bandwidth=bandwidth,
                                  device=resolve_device(options["device"]), dtype=resolve_dtype(options["dtype"]))

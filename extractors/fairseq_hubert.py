@@ -100,6 +100,16 @@ def hubert_config_from_fairseq(model_cfg: dict[str, Any], path: Path):
     conv_text = model_cfg.get("conv_feature_layers", "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2")
     conv = parse_fairseq_conv_spec(conv_text)
     activation = model_cfg.get("activation_fn", "gelu")
+    from svcprep.extractors.limits import check_config_limits
+
+    sizes = {"hidden_size": model_cfg.get("encoder_embed_dim", 768), "num_hidden_layers": model_cfg.get(
+        "encoder_layers", 12), "num_attention_heads": model_cfg.get("encoder_attention_heads", 12),
+        "intermediate_size": model_cfg.get("encoder_ffn_embed_dim", 3072),
+        "num_conv_pos_embeddings": model_cfg.get("conv_pos", 128),
+        "num_conv_pos_embedding_groups": model_cfg.get("conv_pos_groups", 16),
+        "conv_dim": [d for d, _, _ in conv], "conv_kernel": [k for _, k, _ in conv],
+        "conv_stride": [s for _, _, s in conv]}
+    check_config_limits(sizes, str(path))
     return HubertConfig(
         hidden_size=int(model_cfg.get("encoder_embed_dim", 768)),
         num_hidden_layers=int(model_cfg.get("encoder_layers", 12)),

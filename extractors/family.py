@@ -74,10 +74,14 @@ class ModelFamily:
         return settings, runtime
 
     def spec_of(self, extractor: str, path: Path, settings: Mapping[str, Any],
-                runtime: Mapping[str, Any] = RUNTIME_OPTIONS) -> ExtractorSpec:
+                runtime: Mapping[str, Any] = RUNTIME_OPTIONS, check_model: bool = True) -> ExtractorSpec:
         """The spec of the model at ``path`` from its config alone (no weights are loaded for model dirs)."""
+        from svcprep.extractors.limits import check_config_limits
+
         config = self.read_config(path)
-        self.check_model(extractor, config, runtime)
+        check_config_limits(config, str(path))
+        if check_model:
+            self.check_model(extractor, config, runtime)
         return self.spec(extractor, config, settings)
 
     def load(self, spec: ExtractorSpec, path: Path, settings: Mapping[str, Any], runtime: Mapping[str, Any]):

@@ -135,14 +135,16 @@ def _load_model(spec: ExtractorSpec, path: Path,
 
         model, final_proj, normalize = load_fairseq_hubert(path)
         return model, final_proj, FAIRSEQ_NORM_EPS if normalize else None
+    from safetensors import SafetensorError
     from transformers import AutoModel
 
-    from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors
+    from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors, uses_safetensors
 
     check_pickled_weights(path)
     try:
-        model = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as exc:
+        model = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code,
+                                          use_safetensors=uses_safetensors(path))
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise CheckpointError(f"{spec.name}: cannot load {path}: {exc}") from exc
     final_proj = None
     proj = read_tensors(path, keep=lambda k: "final_proj." in k)

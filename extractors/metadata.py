@@ -40,16 +40,24 @@ def parse_fairseq_conv_spec(text: str) -> tuple[tuple[int, int, int], ...]:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return build(node.left) + build(node.right)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-            return build(node.left) * ast.literal_eval(node.right)
+            times = ast.literal_eval(node.right)
+            if not isinstance(times, int) or not 0 <= times <= 64:
+                raise ValueError(f"repeat count {times!r}")
+            return build(node.left) * times
         value = ast.literal_eval(node)
         if not isinstance(value, list):
             raise ValueError("expected a list")
         return value
 
+    if not isinstance(text, str) or len(text) > 2000:
+        raise ConfigError(f"conv_feature_layers must be a short Python list expression, got {str(text)[:80]!r}")
     try:
-        return tuple((int(d), int(k), int(s)) for d, k, s in build(ast.parse(text, mode="eval").body))
-    except (ValueError, SyntaxError, TypeError) as exc:
+        layers = tuple((int(d), int(k), int(s)) for d, k, s in build(ast.parse(text, mode="eval").body))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise ConfigError(f"cannot parse conv_feature_layers {text!r}: {exc}") from exc
+    if not 0 < len(layers) <= 64:
+        raise ConfigError(f"conv_feature_layers {text!r}: {len(layers)} layers (1..64 expected)")
+    return layers
 
 
 def parse_fairseq_conv_layers(text: str) -> tuple[tuple[int, int], ...]:

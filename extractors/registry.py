@@ -66,7 +66,7 @@ ENTRIES: dict[str, ExtractorEntry] = {e.name: e for e in [
     _entry("encodec_24khz", encodec.FAMILY, "facebook/encodec_24khz",
            "Encodec 24 kHz encoder latent (128-d, 75 Hz), or quantized / codes", encodec.PUBLISHED_24KHZ),
     _entry("encodec_32khz", encodec.FAMILY, "facebook/encodec_32khz",
-           "Encodec 32 kHz (MusicGen) encoder latent, 50 Hz", encodec.PUBLISHED_32KHZ, bandwidth=2.2),
+           "Encodec 32 kHz (MusicGen) encoder latent, 50 Hz", encodec.PUBLISHED_32KHZ),
     _entry("encodec_48khz", encodec.FAMILY, "facebook/encodec_48khz",
            "Encodec 48 kHz stereo encoder latent, 150 Hz", encodec.PUBLISHED_48KHZ),
     _entry("dac", dac.FAMILY, "descript/dac_44khz",
@@ -134,6 +134,22 @@ def spec_for(name: str, model: str | Path | None = None, **options: Any) -> Extr
     entry = get_entry(name)
     settings, _ = entry.split_options(options)
     return entry.family.spec(entry.name, entry.published_config, settings)
+
+
+def grid_for(name: str, model: str | Path | None = None) -> ExtractorSpec:
+    """The frame grid alone (``svcprep hops``, ``svcprep align``): from the model's config files, with output
+    options left at values every model accepts (layer ``final``, no projection, the model's own bandwidth), and
+    without asking for ``trust_remote_code``: reading a config runs no code."""
+    from svcprep.extractors.hub import resolve_model
+
+    entry = get_entry(name)
+    neutral = {k: v for k, v in {"layer": "final", "proj": False, "bandwidth": None, "output": "latent"}.items()
+               if k in entry.family.options}
+    settings, runtime = entry.split_options(neutral)
+    if model is None:
+        return entry.family.spec(name, entry.published_config, settings)
+    path = resolve_model(str(model), entry.name)
+    return entry.family.spec_of(name, path, settings, runtime, check_model=False)
 
 
 def load_extractor(name: str, model: str | Path | None = None, **options: Any):

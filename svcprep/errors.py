@@ -45,4 +45,12 @@ class StorageError(SvcprepError):
 
 
 class RunInterrupted(SvcprepError):
-    """The user stopped a run (Ctrl-C); what was finished is saved and a rerun resumes."""
+    """The user stopped a run (Ctrl-C: exit 130, SIGTERM: 143); what was finished is saved, a rerun resumes."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM (a scheduler's stop, ``kill``)."""

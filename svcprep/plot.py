@@ -29,6 +29,18 @@ def principal_components(features: np.ndarray, count: int = NUM_COMPONENTS) -> n
 
 
 def plot_utterance(out: Path, uid: str, image_path: Path, features: list[str] | None = None) -> Path:
+    """Draw :func:`draw_utterance` into a PNG."""
+    import matplotlib.pyplot as plt
+
+    figure = draw_utterance(out, uid, features)
+    image_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(image_path, dpi=100)
+    plt.close(figure)
+    return image_path
+
+
+def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
+    """The figure of one utterance of output root ``out`` (a matplotlib ``Figure``)."""
     try:
         import matplotlib
 
@@ -91,7 +103,4 @@ def plot_utterance(out: Path, uid: str, image_path: Path, features: list[str] | 
         axis.legend(loc="upper right", fontsize=7, ncol=NUM_COMPONENTS)
     axes[-1].set_xlabel("mel frame")
     figure.tight_layout()
-    image_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(image_path, dpi=100)
-    plt.close(figure)
-    return image_path
+    return figure

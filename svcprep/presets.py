@@ -35,6 +35,16 @@ class MelPreset:
     def __post_init__(self) -> None:
         from svcprep.audio.io import LENGTH_RULES
 
+        for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"preset {self.name}: {name} must be a positive integer, got {value!r}")
+        for name in ("fmin", "fmax"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"preset {self.name}: {name} must be a number of Hz, got {value!r}")
+        if self.n_fft > 65536 or self.n_mels > 1024 or self.sample_rate > 768000:
+            raise ConfigError(f"preset {self.name}: n_fft <= 65536, n_mels <= 1024, sample_rate <= 768000")
         if self.resample_length not in LENGTH_RULES:
             raise ConfigError(f"preset {self.name}: resample_length must be one of {LENGTH_RULES}, "
                               f"got {self.resample_length!r}")

@@ -29,10 +29,18 @@ class Audio:
         return self.num_samples / self.sample_rate
 
 
+def check_regular_file(path: Path) -> None:
+    """Only regular files are opened: a FIFO or a device would block or stream forever."""
+    if not Path(path).is_file():
+        what = "does not exist" if not Path(path).exists() else "is not a regular file (a FIFO, device or dir)"
+        raise AudioLoadError(f"{path} {what}")
+
+
 def probe_seconds(path: Path) -> float:
     """Duration from the file header; raises :class:`AudioLoadError` when the file is unreadable."""
     import soundfile as sf
 
+    check_regular_file(path)
     try:
         info = sf.info(str(path))
     except (RuntimeError, OSError, sf.LibsndfileError) as exc:
@@ -46,6 +54,7 @@ def decode(path: Path) -> Audio:
     """Decode a file to float32 ``(num_samples, channels)``; empty or non-finite audio is an error."""
     import soundfile as sf
 
+    check_regular_file(path)
     try:
         samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, OSError, sf.LibsndfileError) as exc:

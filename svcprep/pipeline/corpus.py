@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class Corpus:
     kind: str  # "directory" | "amphion" | "manifest"
     root: Path
     entries: tuple[CorpusEntry, ...]
+    rejected: tuple[tuple[str, str], ...] = ()  # (path, reason): found but unusable; reported as failures
 
     @property
     def default_out(self) -> Path | None:
@@ -65,16 +67,45 @@ def shard_of(uid: str, num_shards: int) -> int:
     return int.from_bytes(hashlib.sha1(uid.encode("utf-8")).digest()[:8], "big") % num_shards
 
 
-def _from_directory(root: Path) -> list[CorpusEntry]:
-    entries = []
-    for path in sorted(root.rglob("*")):
-        # A broken symlink is kept: it fails at decode and is reported, never silently skipped.
-        if (path.is_file() or path.is_symlink() and not path.exists()) and path.suffix.lower() in AUDIO_EXTENSIONS \
-                and not path.name.startswith("."):
-            uid = check_uid(path.relative_to(root).with_suffix("").as_posix(), str(root))
+def printable(path: Path | str) -> str:
+    """A path as text even when its bytes are not UTF-8 (undecodable bytes shown as ``\\xNN``)."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _from_directory(root: Path) -> tuple[list[CorpusEntry], list[tuple[str, str]]]:
+    """Audio files below ``root``; unreadable dirs, names that are not UTF-8 and non-regular files are rejected
+    (reported, never silently skipped). A broken symlink is kept: it fails at decode and is reported."""
+    entries, rejected = [], []
+
+    def unreadable(error: OSError) -> None:
+        rejected.append((printable(error.filename or root), f"unreadable directory ({error.strerror}); its files "
+                                                           "are not in the corpus"))
+
+    seen: set[str] = set()
+    for directory, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:  # a symlink cycle, or the same dir linked twice
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(directory) / name
+            if path.suffix.lower() not in AUDIO_EXTENSIONS or name.startswith("."):
+                continue
+            relative = path.relative_to(root).with_suffix("").as_posix()
+            try:
+                os.fsencode(relative).decode("utf-8")
+            except UnicodeDecodeError:
+                rejected.append((printable(path), "file name is not valid UTF-8; rename the file"))
+                continue
+            if path.exists() and not path.is_file():
+                rejected.append((printable(path), "not a regular file (a FIFO or device)"))
+                continue
+            uid = check_uid(relative, str(root))
             singer = uid.split("/", 1)[0] if "/" in uid else root.name
             entries.append(CorpusEntry(uid, path, singer, root.name))
-    return entries
+    return entries, rejected
 
 
 def _from_amphion(root: Path) -> list[CorpusEntry]:
@@ -123,12 +154,14 @@ def _from_manifest(path: Path) -> list[CorpusEntry]:
 def load_corpus(source: Path) -> Corpus:
     """Recognise the corpus kind: a ``.jsonl``/``.csv`` manifest, a dir with ``train.json``/``test.json``
     (Amphion), or any other dir (audio files, recursive)."""
+    rejected: list[tuple[str, str]] = []
     if source.is_file() and source.suffix in (".jsonl", ".csv"):
         kind, entries = "manifest", _from_manifest(source)
     elif source.is_dir() and ((source / "train.json").is_file() or (source / "test.json").is_file()):
         kind, entries = "amphion", _from_amphion(source)
     elif source.is_dir():
-        kind, entries = "directory", _from_directory(source)
+        kind = "directory"
+        entries, rejected = _from_directory(source)
     else:
         raise ConfigError(
             f"corpus {source}: expected an audio directory, an Amphion dataset dir or a .jsonl/.csv manifest")
@@ -138,5 +171,6 @@ def load_corpus(source: Path) -> Corpus:
             raise ConfigError(f"corpus {source}: uid {entry.uid!r} appears twice ({seen[entry.uid]} and {entry.path})")
         seen[entry.uid] = entry.path
     if not entries:
-        raise ConfigError(f"corpus {source}: no audio found")
-    return Corpus(kind, source, tuple(entries))
+        raise ConfigError(f"corpus {source}: no audio found" + (f" ({rejected[0][0]}: {rejected[0][1]})"
+                                                                if rejected else ""))
+    return Corpus(kind, source, tuple(entries), tuple(rejected))

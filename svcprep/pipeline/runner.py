@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import probe_seconds
-from svcprep.errors import ConfigError, RunInterrupted, SvcprepError
+from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
 from svcprep.pipeline.backends import make_backend
 from svcprep.pipeline.config import RunConfig
 from svcprep.pipeline.corpus import CorpusEntry, load_corpus, shard_of
@@ -164,9 +164,13 @@ class Pipeline:
         record = {"uid": uid, "path": str(path), "stage": stage, "reason": reason}
         if output:
             record["output"] = output
-        for store in stores:
-            store.failures.append(record)
         self.failed_uids.add(uid)
+        for store in stores:
+            try:
+                store.failures.append(record)
+            except OSError as exc:
+                raise StorageError(f"cannot record the failure of {uid} in {store.failures.path} ({exc}); files "
+                                   "finished before it are kept, fix the cause and rerun to resume") from exc
 
     @property
     def stores(self) -> list[FileStore]:
@@ -243,6 +247,8 @@ class Pipeline:
         k, n = c.shard
         entries = [e for e in self.corpus.entries if n == 1 or shard_of(e.uid, n) == k]
         summary = RunSummary(out=self.out)
+        for path, reason in self.corpus.rejected:
+            self._fail(path, Path(path), "scan", reason, self.stores)
         with self.profile.stage("scan"):
             self._done(planned, entries)
             work = self._work(planned, entries, summary)
@@ -270,10 +276,14 @@ class Pipeline:
         ok = processed - self.failed_uids
         in_corpus = {e.uid for e in self.corpus.entries}
 
+        rejected = {path for path, _ in self.corpus.rejected}
+
         def resolved(record: dict[str, Any]) -> bool:
             uid = record.get("uid")
-            if not isinstance(uid, str):
+            if not isinstance(uid, str) or (record.get("stage") == "scan" and uid in rejected):
                 return False
+            if record.get("stage") == "scan":
+                return True  # found unusable earlier, fine (or gone) now
             source = uid.rsplit("/", 1)[0] if self.config.slicing is not None else uid
             if uid not in in_corpus and source not in in_corpus:
                 return True
@@ -332,11 +342,12 @@ class Pipeline:
                     {clip.source_uid: clip.seconds for clip in batch if clip.source_uid}.values())
                 summary.audio_seconds += seconds
                 progress.update(seconds)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             progress.close()
             writer.close()
-            raise RunInterrupted(f"interrupted: the files finished so far are saved in {self.out}; "
-                                 "rerun the same command to resume") from None
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            raise RunInterrupted(f"{what}: the files finished so far are saved in {self.out}; rerun the same "
+                                 "command to resume", 143 if isinstance(exc, Terminated) else 130) from None
         finally:
             self.profile.add({"model": stage.model_seconds})
         progress.close()
@@ -445,5 +456,19 @@ class Pipeline:
         return self.batching
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def run_pipeline(config: RunConfig) -> RunSummary:
-    return Pipeline(config).run()
+    """Run ``config``; SIGTERM stops it like Ctrl-C (finished files kept, temp files removed, exit 143)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return Pipeline(config).run()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return Pipeline(config).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -41,6 +41,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], temp_dir: Path 
     path.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = temp_dir or path.parent
     temp_dir.mkdir(parents=True, exist_ok=True)
+    if not same_filesystem(temp_dir, path.parent):  # a rename cannot cross filesystems (a mounted or linked dir)
+        temp_dir = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=temp_dir)
     try:
         os.fchmod(fd, FILE_MODE)
@@ -54,6 +56,19 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], temp_dir: Path 
         Path(tmp).unlink(missing_ok=True)
         raise
     return digest
+
+
+_DEVICES: dict[str, int] = {}
+
+
+def same_filesystem(a: Path, b: Path) -> bool:
+    def device(p: Path) -> int:
+        key = str(p)
+        if key not in _DEVICES:
+            _DEVICES[key] = os.stat(p).st_dev
+        return _DEVICES[key]
+
+    return device(a) == device(b)
 
 
 def atomic_write_text(path: Path, text: str, temp_dir: Path | None = None) -> str:
