@@ -22,7 +22,11 @@ def __getattr__(name: str) -> Any:
         from svcprep.extractors.registry import load_extractor
 
         return load_extractor
+    if name == "load_pitch_tracker":
+        from svcprep.pitch.registry import load_pitch_tracker
+
+        return load_pitch_tracker
     raise AttributeError(f"module 'svcprep' has no attribute {name!r}")
 
 
-__all__ = ["align_features", "load_extractor", "__version__"]
+__all__ = ["align_features", "load_extractor", "load_pitch_tracker", "__version__"]

@@ -185,3 +185,26 @@ def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, out, pickle_module=foreign_class_pickle)
     return out
+
+
+def save_rmvpe(out: Path, seed: int = 0, full_size: bool = False, wrapped: bool = False) -> Path:
+    """An RMVPE checkpoint in the real key layout: RVC's plain state dict, or (``wrapped``) so-vits-svc's and
+    DDSP-SVC's ``{"model": state_dict}`` with their unused ``unet.tf.*`` tensors. ``full_size``: the published
+    E2E(4, 1, (2, 2)) shapes (741 tensors, 90 M parameters); else a narrow one. Random weights and BatchNorm
+    statistics (so that a loader ignoring them would differ)."""
+    from svcprep.pitch.rmvpe_model import E2E
+
+    torch.manual_seed(seed)
+    net = E2E(5, 4, 4, 16, 1) if full_size else E2E(5, 2, 1, 4, 1, gru_hidden=256)
+    generator = torch.Generator().manual_seed(seed + 1000)
+    state = net.state_dict()
+    for key, value in state.items():
+        if key.endswith("running_mean"):
+            state[key] = 0.1 * torch.randn(value.shape, generator=generator)
+        elif key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
+    if wrapped:
+        state = {"model": {**state, **{f"unet.tf.layer{i}.weight": torch.zeros(2, 2) for i in range(60)}}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
+    return out

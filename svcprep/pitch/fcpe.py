@@ -3,8 +3,10 @@ without importing it: its import needs torchaudio) or ``--model fcpe=PATH``, rea
 
 Front end: 16 kHz mono, a reflect pad of ``(1024 - 160) // 2`` each side, STFT n_fft = win 1024, hop 160,
 ``center=False``, magnitude ``sqrt(re² + im² + 1e-9)``, Slaney mel filters (128 bins, 0–8000 Hz),
-``ln(clamp(x, 1e-5))``: ``len // 160`` frames, frame i centred on ``160·(i + ½)``, then the last frame repeated
-once (``len // 160 + 1`` frames, as torchfcpe returns). Decoders over the 360-bin cent table the checkpoint holds:
+``ln(clamp(x, 1e-5))``: ``len // 160`` frames, then the last frame repeated once (``len // 160 + 1`` frames, as
+torchfcpe returns). The network's F0 for frame i is that at ``160·i`` (measured on a known-F0 line: 3 cents
+median at ``i·10 ms``, 12 at ``(i + ½)·10 ms``, where the mel window itself is centred). Decoders over the
+360-bin cent table the checkpoint holds:
 ``local_argmax`` (the salience-weighted mean of the peak bin ± 4, indices clamped to the table) or ``argmax``
 (the weighted mean over every bin); F0 = 10·2^(cents/1200), 0 where the peak salience is at most ``threshold``.
 """
@@ -89,8 +91,8 @@ def spec(config: dict[str, Any]) -> ExtractorSpec:
 
 
 def frame_times(num_frames: int) -> np.ndarray:
-    """Frame i centred on ``160·(i + ½)``; the last frame repeats the one before it."""
-    return (np.minimum(np.arange(num_frames), max(num_frames - 2, 0)) + 0.5) * HOP_LENGTH / SAMPLE_RATE
+    """Frame i gives F0 at sample ``160·i`` (what the network was trained to)."""
+    return np.arange(num_frames) * HOP_LENGTH / SAMPLE_RATE
 
 
 class FCPE(NeuralTracker):
