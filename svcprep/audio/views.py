@@ -23,3 +23,18 @@ class View:
 
 
 RAW = View()
+
+
+@dataclass(frozen=True)
+class Resampled(View):
+    """Mono at ``sample_rate`` with librosa's length (what a trainer that ``librosa.load``s at its rate sees); every
+    other rate is resampled from it, as the trainer's own encoders resample its audio."""
+
+    name = "resampled"
+    sample_rate: int = 44100
+
+    def base(self, source: Audio) -> Audio:
+        from svcprep.audio.io import resample, to_channels
+
+        wav = resample(to_channels(source, 1), source.sample_rate, self.sample_rate, "librosa")
+        return Audio(wav[:, None], self.sample_rate)

@@ -156,19 +156,20 @@ def fairseq_state_from_hubert(state: dict[str, torch.Tensor]) -> dict[str, torch
     return {rename_hubert_key(key) or key: value for key, value in state.items()}
 
 
-def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_args: bool = False) -> Path:
+def save_fairseq_contentvec(out: Path, seed: int = 0, proj_dim: int = 8, legacy_args: bool = False,
+                            hidden_size: int = 32, layers: int = 2) -> Path:
     """A fairseq-structured ContentVec/HuBERT ``.pt``: ``cfg`` (or legacy ``args`` Namespace), ``model``,
     ``task_state`` holding a pickled ``fairseq.data.dictionary.Dictionary`` (a class the loader never imports)."""
     from transformers import HubertConfig, HubertModel
 
     torch.manual_seed(seed)
-    hf = HubertModel(HubertConfig(**TINY_SPEECH)).eval()
+    hf = HubertModel(HubertConfig(**{**TINY_SPEECH, "hidden_size": hidden_size, "num_hidden_layers": layers})).eval()
     state = fairseq_state_from_hubert({k: v.detach().clone() for k, v in hf.state_dict().items()})
-    proj = torch.nn.Linear(TINY_SPEECH["hidden_size"], proj_dim)
+    proj = torch.nn.Linear(hidden_size, proj_dim)
     state["final_proj.weight"], state["final_proj.bias"] = proj.weight.detach(), proj.bias.detach()
     state["label_embs_concat"] = torch.randn(104, proj_dim)
     model_cfg = {
-        "_name": "hubert", "extractor_mode": "default", "encoder_layers": 2, "encoder_embed_dim": 32,
+        "_name": "hubert", "extractor_mode": "default", "encoder_layers": layers, "encoder_embed_dim": hidden_size,
         "encoder_ffn_embed_dim": 64, "encoder_attention_heads": 2, "activation_fn": "gelu",
         "conv_feature_layers": "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2", "conv_bias": False,
         "conv_pos": 16, "conv_pos_groups": 4, "layer_norm_first": False, "final_dim": proj_dim,

@@ -14,9 +14,10 @@ from svcprep.store.records import FileRecord, FramesRecord, GridRecord, OutputRe
 
 @dataclass(frozen=True)
 class AudioRequest:
-    """Mono (or ``channels``) audio of ``view`` at ``sample_rate``, resampled with ``length_rule``."""
+    """Mono (or ``channels``) audio of ``view`` at ``sample_rate`` (``None``: the view's own rate), resampled with
+    ``length_rule``."""
 
-    sample_rate: int
+    sample_rate: int | None
     channels: int = 1
     view: View = RAW
     length_rule: str = "soxr"

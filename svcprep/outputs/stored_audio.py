@@ -37,12 +37,13 @@ class StoredAudio(Output):
 
     def decode(self, clip: Any) -> Wav:
         wav = clip.audio(self.audio)
+        rate = clip.sample_rate(self.audio)
         if self.codec == "wav_int16":
             samples = np.round(wav.astype(np.float64) * 32768.0)
             if np.abs(samples - wav.astype(np.float64) * 32768.0).max(initial=0.0) > 1e-6:
                 raise ValueError(f"{self.name}: the view's audio is not 16-bit; it cannot be stored as int16 exactly")
-            return Wav(np.clip(samples, -32768, 32767).astype(np.int16), self.audio.sample_rate)
-        return Wav(wav.astype(np.float32), self.audio.sample_rate)
+            return Wav(np.clip(samples, -32768, 32767).astype(np.int16), rate)
+        return Wav(wav.astype(np.float32), rate)
 
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
         return {self.files[0].name: partial}

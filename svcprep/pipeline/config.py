@@ -176,19 +176,25 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
                 raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}); "
                                   f"give it on the command line", key)
             run_values[key] = value
-    unused = set(model_paths) | set(options)
+    unused = (set(model_paths) | set(options)) - {"slice"}
     for recipe in recipes:
         unused -= set(recipe.option_names())
     if unused:
         raise ConfigError(f"--model/--set name things no recipe of this run uses: {', '.join(sorted(unused))}")
     values = {**run_values, **{k: v for k, v in overrides.items() if v is not None}}
     slice_value = values.pop("slice", None)
+    if slice_value is None and "slice" in options and not any(getattr(r, "default_slicing", None) for r in recipes):
+        slice_value = {}  # --set slice.KEY=VALUE alone: slicing with the default settings, changed by those keys
     if slice_value is None:
         slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
     if slice_value is not None:
         from svcprep.audio.slicing import slice_settings_from
 
-        values["slicing"] = slice_settings_from(slice_value, options.get("slice", {}))
+        slicing = slice_settings_from(slice_value, options.get("slice", {}))
+        rates = {r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}
+        if slicing.sample_rate is None and len(rates) == 1:  # a recipe that trains at one rate slices at it
+            slicing = slice_settings_from(slicing, {"sample_rate": rates.pop()})
+        values["slicing"] = slicing
     if values.get("corpus") is None:
         raise ConfigError("no corpus (set 'corpus:' or pass --corpus)", "corpus")
     values.setdefault("out", None)

@@ -42,8 +42,12 @@ class ClipAudio:
         if request not in self._audio:
             base = self.base(request.view)
             x = to_channels(base, request.channels)
-            self._audio[request] = resample(x, base.sample_rate, request.sample_rate, request.length_rule)
+            rate = request.sample_rate or base.sample_rate
+            self._audio[request] = resample(x, base.sample_rate, rate, request.length_rule)
         return self._audio[request]
+
+    def sample_rate(self, request: AudioRequest) -> int:
+        return request.sample_rate or self.base(request.view).sample_rate
 
     @property
     def num_samples(self) -> _Lengths:
@@ -55,7 +59,8 @@ class ClipAudio:
         if request in self._audio:
             return len(self._audio[request])
         base = self.base(request.view)
-        return resampled_num_samples(base.num_samples, base.sample_rate, request.sample_rate, request.length_rule)
+        return resampled_num_samples(base.num_samples, base.sample_rate, self.sample_rate(request),
+                                     request.length_rule)
 
     def product(self, key: Any, compute) -> Any:
         if key not in self._products:
@@ -94,6 +99,7 @@ class DecodedClip:
     output_errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # output name -> (stage, reason)
     error: tuple[str, str] | None = None  # (stage, reason): every output of the clip is lost
     source_uid: str | None = None  # the take a piece was cut from
+    span: tuple[int, int] | None = None  # the piece's samples [start, end) at the slicing rate
     frames: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
 
@@ -174,7 +180,7 @@ class DecodeDataset:
             pending = tuple(name for name in self.plan.outputs if piece.uid not in item.done_pieces.get(name, ()))
             clip = self._clip(piece.uid, entry.path, piece.audio, pending, 0.0, {}) if pending else \
                 DecodedClip(piece.uid, entry.path, piece.audio.seconds)
-            clip.source_uid = entry.uid
+            clip.source_uid, clip.span = entry.uid, (piece.start, piece.end)
             clips.append(clip)
         if clips:
             clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds

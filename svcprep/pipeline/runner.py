@@ -131,8 +131,7 @@ class Pipeline:
         self.contexts: list[RecipeContext] = []
         for recipe, label in zip(config.recipes, labels, strict=True):
             root = self.out / label if several else self.out
-            ctx = RecipeContext(self.corpus, FileStore(root), config.device, config.dtype,
-                                sliced=config.slicing is not None)
+            ctx = RecipeContext(self.corpus, FileStore(root), config.device, config.dtype, slicing=config.slicing)
             ctx.store.naming = recipe.naming(ctx)
             self.contexts.append(ctx)
         self.failed_uids: set[str] = set()
@@ -338,8 +337,7 @@ class Pipeline:
                     name = requests[key].spec.name
                     summary.model_clips[name] = summary.model_clips.get(name, 0) + len(results)
                 self._finish_batch(batch, natives, by_key, writer, processed, pieces, summary)
-                seconds = sum(clip.seconds for clip in batch if clip.source_uid is None) + sum(
-                    {clip.source_uid: clip.seconds for clip in batch if clip.source_uid}.values())
+                seconds = sum(clip.seconds for clip in batch)
                 summary.audio_seconds += seconds
                 progress.update(seconds)
         except KeyboardInterrupt as exc:
@@ -358,13 +356,13 @@ class Pipeline:
 
     def _finish_batch(self, batch: list[DecodedClip], natives: dict, by_key: dict[str, _Planned],
                       writer: BackgroundWriter, processed: set[str], pieces: Any, summary: RunSummary) -> None:
-        takes: dict[str, list[str]] = {}
+        takes: dict[str, list[tuple[str, int, int]]] = {}
         for clip in batch:
             self.profile.add(clip.timings)
             if clip.source_uid is not None:
                 takes.setdefault(clip.source_uid, [])
-                if clip.error is None or clip.error[0] != "slice":
-                    takes[clip.source_uid].append(clip.uid)
+                if clip.span is not None:
+                    takes[clip.source_uid].append((clip.uid, *clip.span))
             if clip.error:
                 self._fail(clip.uid, clip.path, *clip.error, self.stores)
                 processed.add(clip.uid)

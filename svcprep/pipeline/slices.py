@@ -1,6 +1,7 @@
 """Which pieces each take was cut into, per slicing settings: a rerun knows a take is finished without decoding it.
 
-``OUT/.svcprep/slices/<key>/<shard>.txt``: one JSON line per take, ``{"take": uid, "pieces": [piece uids]}``.
+``OUT/.svcprep/slices/<key>/<shard>.txt``: one JSON line per take, ``{"take": uid, "pieces": [[piece uid, start,
+end], ...]}`` (samples at the slicing rate).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ class SliceRecords:
         self.path = self.dir / f"{shard_label}.txt"
 
     def load(self) -> dict[str, list[str]]:
-        takes: dict[str, list[str]] = {}
+        """take uid -> its piece uids."""
+        return {take: [p[0] for p in pieces] for take, pieces in self.spans().items()}
+
+    def spans(self) -> dict[str, list[tuple[str, int, int]]]:
+        """take uid -> its pieces ``(uid, start, end)``."""
+        takes: dict[str, list[tuple[str, int, int]]] = {}
         if self.dir.is_dir():
             for path in sorted(self.dir.glob("*.txt")):
                 for line in read_lines(path):
@@ -30,8 +36,8 @@ class SliceRecords:
                         continue
                     if isinstance(data, dict) and isinstance(data.get("take"), str) and isinstance(data.get("pieces"),
                                                                                                    list):
-                        takes[data["take"]] = [str(u) for u in data["pieces"]]
+                        takes[data["take"]] = [(str(p[0]), int(p[1]), int(p[2])) for p in data["pieces"]]
         return takes
 
-    def append(self, take: str, pieces: list[str]) -> None:
-        append_line(self.path, json.dumps({"take": take, "pieces": pieces}, ensure_ascii=True))
+    def append(self, take: str, pieces: list[tuple[str, int, int]]) -> None:
+        append_line(self.path, json.dumps({"take": take, "pieces": [list(p) for p in pieces]}, ensure_ascii=True))

@@ -19,9 +19,13 @@ class RecipeContext:
     store: FileStore
     device: str = "auto"
     dtype: str = "float32"
-    sliced: bool = False  # the run cuts takes into pieces: uids are known only once a take is decoded
+    slicing: Any = None  # the run's SliceSettings: takes are cut into pieces (uids known once a take is decoded)
     failed_uids: set[str] = field(default_factory=set)
     _fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sliced(self) -> bool:
+        return self.slicing is not None
 
     @property
     def root(self) -> Path:

@@ -1,0 +1,290 @@
+"""DDSP-SVC (6.x reflow; master's reflow, diffusion and DDSP trainers): ``data/train`` and ``data/val`` as its own
+``preprocess.py`` writes them, with OUT as ``data``::
+
+    OUT/{train,val}/audio/<id>_<speaker>/<name>.wav          float32 44.1 kHz (the audio every file below is from)
+    OUT/{train,val}/units/<rel>.npy      (N, D) float32      content on DDSP's frames (its time-nearest rule)
+    OUT/{train,val}/f0/<rel>.npy         (N,) Hz             unvoiced frames filled (no zeros)
+    OUT/{train,val}/volume/<rel>.npy     (N,)                frame RMS
+    OUT/{train,val}/mel/<rel>.npy        (N - 1, 128)        NSF-HiFiGAN log-mel, (T, n_mels)
+    OUT/{train,val}/aug_mel/<rel>.npy, aug_vol/<rel>.npy     gain shift (and a key shift in train)
+    OUT/{train,val}/pitch_aug_dict.npy   {rel: key shift}
+    OUT/svcprep_ddsp.yaml                                    to merge over configs/reflow.yaml
+
+``rel`` = ``<id>_<speaker>/<name>.wav``; ``N = L // 512 + 1`` for the ``L`` samples of the wav, frame i at
+``i·512 / 44100`` s. Speaker ids 1..n follow the sorted speaker names. The val split: per speaker with at least
+two clips, one clip (a seeded, deterministic choice); a speaker with one clip keeps it in train. A clip with no
+voiced frame is recorded as failed and left out of the tree (DDSP-SVC moves such sources to ``skip/``; svcprep
+never moves or changes a source file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from svcprep.audio.views import Resampled
+from svcprep.errors import ConfigError
+from svcprep.outputs.base import AudioRequest, OutputGrid
+from svcprep.outputs.features import AlignedFeature
+from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.spectral import Augmentation, AugmentedMelVolume, LogMel, Volume
+from svcprep.outputs.stored_audio import StoredAudio
+from svcprep.pipeline.config import ExtractorConfig, check_choice, check_number
+from svcprep.pitch.settings import PitchSettings
+from svcprep.presets import load_preset
+from svcprep.recipes.base import Recipe, RecipeContext
+from svcprep.recipes.speakers import NameTable, name_table, ordered
+from svcprep.store.naming import Naming
+from svcprep.store.records import FileRecord
+
+NAME = "ddsp-svc"
+ENCODERS = {"contentvec768l12": ("contentvec-768-l12", 768), "contentvec768": ("contentvec-768-l12", 768),
+            "contentvec": ("contentvec-256-l9", 256)}
+KINDS = ("audio", "units", "f0", "volume", "mel", "aug_mel", "aug_vol")
+SPLITS = ("train", "val")
+FRAGMENT = "svcprep_ddsp.yaml"
+
+
+@dataclass(frozen=True)
+class DdspPitch(PitchOutput):
+    """``f0/<rel>.npy``: F0 in Hz on DDSP's frames with unvoiced frames filled by linear interpolation (edges
+    held); a clip with no voiced frame fails."""
+
+    kind = "pitch_filled"
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        return (FileRecord("f0", "npy", "float32", "(N,)"),)
+
+    def files_for(self, f0: np.ndarray) -> dict[str, Any]:
+        from svcprep.pitch.tracking import fill_unvoiced
+
+        return {"f0": fill_unvoiced(f0).astype(np.float32)}
+
+
+@dataclass(frozen=True)
+class SplitAugmentation(AugmentedMelVolume):
+    """DDSP-SVC's augmentation: the key shift only for train clips (``val`` ones get 0)."""
+
+    val_sources: frozenset = frozenset()
+
+    def keyshift(self, uid: str) -> float:
+        source = uid if uid in self.val_sources else uid.rpartition("/")[0]
+        return 0.0 if source in self.val_sources or uid in self.val_sources else self.augmentation.keyshift(uid)
+
+
+class DdspNaming(Naming):
+    """``<split>/<kind>/<id>_<speaker>/<name>.wav[.npy]``."""
+
+    def __init__(self, table: NameTable, val_sources: frozenset) -> None:
+        self.table, self.val_sources = table, val_sources
+        self.ids = {speaker: i + 1 for i, speaker in enumerate(table.speakers())}
+        self._uids = {(spk, stem): uid for uid, (spk, stem) in table.names.items()}
+
+    def split(self, uid: str) -> str:
+        source = uid if uid in self.table.names else uid.rpartition("/")[0]
+        return "val" if source in self.val_sources else "train"
+
+    def rel(self, uid: str) -> str:
+        speaker, stem = self.table.speaker_and_stem(uid)
+        return f"{self.ids[speaker]}_{speaker}/{stem}.wav"
+
+    def relative_path(self, file: str, uid: str, suffix: str) -> PurePosixPath:
+        rel = self.rel(uid)
+        return PurePosixPath(self.split(uid), file, rel if file == "audio" else rel + suffix)
+
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> str | None:
+        parts = relative.parts
+        ending = ".wav" if file == "audio" else ".wav" + suffix
+        if len(parts) != 4 or parts[0] not in SPLITS or parts[1] != file or not parts[3].endswith(ending):
+            return None
+        speaker = parts[2].split("_", 1)[1] if "_" in parts[2] else parts[2]
+        stem = parts[3][: -len(ending)]
+        uid = self._uids.get((speaker, stem))
+        if uid is None and "_" in stem:
+            base, _, piece = stem.rpartition("_")
+            source = self._uids.get((speaker, base))
+            uid = f"{source}/{piece}" if source is not None else None
+        return uid
+
+    def listing_dir(self, file: str) -> PurePosixPath | None:
+        return None  # two roots (train, val): verify works from the done-lists
+
+
+def val_sources(table: NameTable, seed: int) -> frozenset:
+    """One seeded clip per speaker that has at least two."""
+    by_speaker: dict[str, list[str]] = {}
+    for uid, (speaker, _) in table.names.items():
+        by_speaker.setdefault(speaker, []).append(uid)
+    return frozenset(ordered(uids, seed)[0] for uids in by_speaker.values() if len(uids) >= 2)
+
+
+@dataclass(frozen=True)
+class DdspRecipe(Recipe):
+    name = NAME
+    encoder: str = "contentvec768l12"
+    model: str | None = None
+    options: dict = field(default_factory=dict)
+    pitch: PitchSettings = field(default_factory=lambda: PitchSettings(method="rmvpe", threshold=0.03))
+    pitch_note: str = ""
+    method: str = "nearest"
+    sample_rate: int = 44100
+    block_size: int = 512
+    max_keyshift: float = 5.0
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        from svcprep.align.methods import METHODS
+
+        check_choice("encoder", self.encoder, tuple(ENCODERS))
+        check_choice("method", self.method, METHODS)
+        for name in ("sample_rate", "block_size"):
+            check_number(name, getattr(self, name), positive=True, integer=True)
+        check_number("max_keyshift", self.max_keyshift)
+        check_number("seed", self.seed, integer=True)
+
+    @property
+    def view(self) -> Resampled:
+        return Resampled(self.sample_rate)
+
+    @property
+    def audio(self) -> AudioRequest:
+        return AudioRequest(self.sample_rate, 1, self.view, "librosa")
+
+    @property
+    def grid(self) -> OutputGrid:
+        """``L // 512 + 1`` frames, frame i at ``i·512`` samples (DDSP-SVC's ``n_frames`` and its F0 times)."""
+        return OutputGrid(self.audio, self.block_size, True, Fraction(0))
+
+    @property
+    def extractor(self) -> ExtractorConfig:
+        return ExtractorConfig(ENCODERS[self.encoder][0], self.model, self.options)
+
+    def option_names(self) -> set[str]:
+        return {"contentvec", self.extractor.name, "pitch", self.pitch.method, NAME}
+
+    def naming(self, ctx: RecipeContext) -> Naming:
+        table = name_table(ctx.corpus, NAME)
+        return DdspNaming(table, val_sources(table, self.seed))
+
+    def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
+        naming = ctx.store.naming
+        return {"names": naming.table.to_json(), "val": sorted(naming.val_sources)}
+
+    def outputs(self, ctx: RecipeContext) -> list:
+        grid, frames = self.grid, self.grid.frames_from_audio("audio")
+        resolved = ctx.resolve_extractor(self.extractor)
+        width = ENCODERS[self.encoder][1]
+        if resolved.spec.dim != width:
+            raise ConfigError(f"encoder {self.encoder} is {width}-d but the model gives {resolved.spec.dim}-d "
+                              f"features ({resolved.model}); choose the matching encoder or model", "model")
+        content = resolved.request(AudioRequest(resolved.spec.sample_rate, 1, self.view, "librosa"))
+        tracker, sha = None, None
+        if self.pitch.on_model_device:
+            tracked = ctx.resolve_tracker(self.pitch)
+            tracker = tracked.request(AudioRequest(tracked.spec.sample_rate, 1, self.view, "librosa"))
+            sha = ctx.fingerprint(tracked.path)
+        preset = dataclasses.replace(load_preset("nsf-hifigan-44k"), mel_layout="frames_by_mels",
+                                     resample_length="librosa")
+        mel_frames = dataclasses.replace(frames, plus_one=False)
+        return [
+            StoredAudio("audio", self.audio, "wav_float32"),
+            AlignedFeature("units", content, grid, self.method, 4, "float32", ctx.dtype,
+                           ctx.fingerprint(resolved.path), frames, file="units"),
+            DdspPitch("f0", grid, self.pitch, tracker, sha, frames),
+            Volume("volume", grid, frames),
+            LogMel("mel", preset, self.view, "mel"),
+            SplitAugmentation("aug", preset, grid, Augmentation(self.max_keyshift, self.seed), "aug_mel", "aug_vol",
+                              view=self.view, frames=mel_frames, val_sources=ctx.store.naming.val_sources),
+        ]
+
+    def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
+        import yaml
+
+        store, naming = ctx.store, ctx.store.naming
+        complete = ctx.done_uids(outputs)
+        augmentation = next(o for o in outputs if isinstance(o, SplitAugmentation))
+        tables: dict[str, dict[str, float]] = {split: {} for split in SPLITS}
+        for uid in sorted(complete):
+            tables[naming.split(uid)][naming.rel(uid)] = augmentation.keyshift(uid)
+        for split, table in tables.items():
+            store.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
+        width = ENCODERS[self.encoder][1]
+        root = store.root.resolve()
+        fragment = {
+            "data": {"encoder": self.encoder, "encoder_out_channels": width, "encoder_sample_rate": 16000,
+                     "encoder_hop_size": 320, "sampling_rate": self.sample_rate, "block_size": self.block_size,
+                     "f0_extractor": self.pitch.method, "train_path": str(root / "train"),
+                     "valid_path": str(root / "val"), "extensions": ["wav"]},
+            "model": {"n_spk": len(naming.ids)},
+        }
+        store.write_text(FRAGMENT, yaml.safe_dump(fragment, sort_keys=False))
+        notes = [f"DDSP-SVC: {len(tables['train'])} train / {len(tables['val'])} val clips; merge "
+                 f"{store.dataset_path(FRAGMENT)} over configs/reflow.yaml"]
+        single = [s for s in naming.ids if not any(naming.table.speaker_and_stem(u)[0] == s and naming.split(u) == "val"
+                                                   for u in naming.table.names)]
+        if single:
+            notes.append(f"DDSP-SVC: speaker(s) with a single clip keep it in train, none in val: {', '.join(single)}")
+        if self.pitch_note:
+            notes.insert(0, self.pitch_note)
+        return notes
+
+
+KEYS = ("encoder", "model", "options", "pitch", "method", "sample_rate", "block_size", "max_keyshift", "seed")
+
+
+def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
+              options: dict[str, dict]) -> DdspRecipe:
+    from svcprep.recipes.amphion import config_model
+    from svcprep.recipes.sovits import default_pitch
+
+    values = {**data, **options.get(NAME, {})}
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(('recipe',) + KEYS))}")
+    extractor = ENCODERS.get(values.get("encoder", "contentvec768l12"), (None,))[0]
+    model = model_paths.get("contentvec", model_paths.get(extractor or "", values.get("model")))
+    pitch, note = default_pitch(model_paths, values.get("pitch"), options, PitchSettings(method="rmvpe",
+                                                                                        threshold=0.03))
+    extractor_options = {**(values.get("options") or {}), **options.get("contentvec", {}),
+                         **options.get(extractor or "", {})}
+    kept = {k: v for k, v in values.items() if k not in ("model", "pitch", "options")}
+    return DdspRecipe(model=config_model(model, base if "contentvec" not in model_paths else Path.cwd()),
+                      options=extractor_options, pitch=pitch, pitch_note=note, **kept)
+
+
+def naming_from_record(data: dict[str, Any]) -> Naming:
+    return DdspNaming(NameTable.from_json(data.get("names", {})), frozenset(data.get("val", [])))
+
+
+def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Shapes DDSP-SVC's loaders never check: units (N, D), f0/volume (N,) with no zero F0, mel (N - 1, 128)."""
+    problems = []
+    needed = ("audio", "units", "f0", "volume", "mel")
+    if not all(n in records for n in needed):
+        return [(NAME, "a core output has no record")]
+    complete = None
+    for name in needed:
+        done = set(store.done_list(records[name], "verify").load())
+        complete = done if complete is None else complete & done
+    for uid in sorted(complete or ()):
+        length = store.header(records["audio"].files[0], uid)[0][0]
+        frames = length // records["f0"].grid.hop_length + 1
+        units = store.header(records["units"].files[0], uid)[0]
+        f0 = store.read(records["f0"].files[0], uid)
+        mel = store.header(records["mel"].files[0], uid)[0]
+        volume = store.header(records["volume"].files[0], uid)[0]
+        if units[0] != frames or f0.shape != (frames,) or volume != (frames,) or mel[0] != frames - 1:
+            problems.append((uid, f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = "
+                                  f"{frames} (mel N - 1, as (T, n_mels))"))
+        elif (f0 <= 0).any():
+            problems.append((uid, "f0 holds a zero: unvoiced frames must be filled"))
+    for split in SPLITS:
+        if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
+            problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
+    return problems

@@ -1,0 +1,65 @@
+"""``svcprep slice``: the pieces of long takes as float WAVs with a manifest every svcprep command reads::
+
+    OUT/pieces/<take uid>/<k>.wav      mono float32 at the slicing rate (the take's own rate by default)
+    OUT/pieces.jsonl                   uid, path (relative), singer, dataset, source, start, end (samples)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from svcprep.outputs.base import AudioRequest
+from svcprep.outputs.stored_audio import StoredAudio
+from svcprep.recipes.base import Recipe, RecipeContext
+
+NAME, MANIFEST = "pieces", "pieces.jsonl"
+
+
+@dataclass(frozen=True)
+class PiecesRecipe(Recipe):
+    name = NAME
+    sample_rate: int | None = None
+
+    def check(self, ctx: RecipeContext) -> None:
+        from svcprep.errors import ConfigError
+
+        if ctx.slicing is None:
+            raise ConfigError("svcprep slice needs slicing settings", "slice")
+
+    def outputs(self, ctx: RecipeContext) -> list:
+        return [StoredAudio("pieces", AudioRequest(self.sample_rate), "wav_float32")]
+
+    def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
+        from svcprep.pipeline.slices import SliceRecords
+
+        store = ctx.store
+        done = ctx.done_uids(outputs)
+        entries = {e.uid: e for e in ctx.corpus.entries}
+        rows = []
+        for take, pieces in sorted(SliceRecords(store.root, ctx.slicing, "read").spans().items()):
+            source = entries.get(take)
+            for uid, start, end in pieces:
+                if uid in done and source is not None:
+                    path = store.path(outputs[0].files[0], uid).relative_to(store.root).as_posix()
+                    rows.append({"uid": uid, "path": path, "singer": source.singer, "dataset": source.dataset,
+                                 "source": str(source.path), "start": start, "end": end})
+        store.write_text(MANIFEST, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return [f"{len(rows)} pieces listed in {store.dataset_path(MANIFEST)} (a corpus for every svcprep command)"]
+
+
+def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
+              options: dict[str, dict]) -> PiecesRecipe:
+    return PiecesRecipe(**data)
+
+
+def naming_from_record(data: dict[str, Any]):
+    from svcprep.store.naming import DEFAULT_NAMING
+
+    return DEFAULT_NAMING
+
+
+def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    return []

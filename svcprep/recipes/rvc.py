@@ -1,0 +1,262 @@
+"""RVC v2 (and v1): the experiment dir its unmodified ``TextAudioLoaderMultiNSFsid`` and bucket sampler read, from
+raw takes, with OUT as RVC's ``logs/<exp>``::
+
+    EXP/0_gt_wavs/<name>.wav        float32 at the model rate: RVC's 48 Hz high-pass, silence slicing, 3.7 s
+                                    pieces with 0.3 s overlap (peaks above 2.5 dropped), x / max·0.9·0.75 + 0.25·x
+    EXP/1_16k_wavs/<name>.wav       the same piece at 16 kHz
+    EXP/2b-f0nsf/<name>.wav.npy     (L16 // 160 + 1,) F0 in Hz on RMVPE's 10 ms frames, 0 = unvoiced
+    EXP/2a_f0/<name>.wav.npy        RVC's coarse pitch 1..255 of it
+    EXP/3_feature768/<name>.npy     (T50, 768) ContentVec layer 12 (v1: 3_feature256, layer 9 + final_proj)
+    EXP/mute/...                    the two "mute" rows' files: silence through the same models
+    EXP/filelist.txt                gt|feature|2a|2b|speaker id per piece, plus the two mute rows
+    EXP/svcprep_rvc.json            data.sampling_rate etc., to merge over RVC's configs/v1/40k.json (or v2/…)
+
+Slicing is the run's corpus stage (``slice: rvc``); pieces are ``<take uid>/<k>``, named ``<take>_<k>`` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from svcprep.audio.io import Audio
+from svcprep.audio.views import View
+from svcprep.errors import AudioLoadError, ConfigError
+from svcprep.outputs.base import AudioRequest, OutputGrid
+from svcprep.outputs.features import NativeFeature
+from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.stored_audio import StoredAudio
+from svcprep.pipeline.config import ExtractorConfig, check_choice
+from svcprep.pitch.settings import PitchSettings
+from svcprep.recipes.base import Recipe, RecipeContext
+from svcprep.recipes.speakers import safe_name
+from svcprep.store.naming import Naming
+from svcprep.store.records import FileRecord
+
+NAME = "rvc"
+RATES = {40000: 400, 48000: 480, 32000: 320}  # model rate -> hop (RVC's configs)
+VERSIONS = {"v2": ("contentvec-768-l12", 768, "3_feature768"), "v1": ("contentvec-256-l9", 256, "3_feature256")}
+F0_MIN, F0_MAX, F0_BINS = 50.0, 1100.0, 256
+FILELIST, FRAGMENT, MUTE = "filelist.txt", "svcprep_rvc.json", "mute"
+MUTE_SECONDS = 1.5  # RVC ships 1.5 s mute files
+
+
+@dataclass(frozen=True)
+class RvcPieceView(View):
+    """A piece as RVC writes it: ``x / max|x| · 0.9 · 0.75 + 0.25 · x`` (the piece comes from the slicer, already
+    high-passed at the model rate)."""
+
+    name = "rvc"
+
+    def base(self, source: Audio) -> Audio:
+        x = source.samples[:, 0].astype(np.float64)
+        peak = float(np.max(np.abs(x)))
+        if peak == 0:
+            raise AudioLoadError("a silent piece: RVC's normalisation would divide by zero")
+        return Audio(((x / peak * (0.9 * 0.75)) + 0.25 * x).astype(np.float32)[:, None], source.sample_rate)
+
+
+def coarse_pitch(f0: np.ndarray) -> np.ndarray:
+    """RVC's ``coarse_f0``: mel-scaled F0 mapped between 50 and 1100 Hz onto bins 1..255, rounded; 1 when unvoiced."""
+    mel_min, mel_max = 1127 * np.log(1 + F0_MIN / 700), 1127 * np.log(1 + F0_MAX / 700)
+    mel = 1127 * np.log(1 + np.asarray(f0, dtype=np.float64) / 700)
+    voiced = mel > 0
+    mel[voiced] = (mel[voiced] - mel_min) * (F0_BINS - 2) / (mel_max - mel_min) + 1
+    return np.rint(np.clip(mel, 1, F0_BINS - 1)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RvcPitch(PitchOutput):
+    """``2b-f0nsf`` (F0, 0 = unvoiced) and ``2a_f0`` (its coarse pitch), on RMVPE's own 10 ms frames."""
+
+    kind = "pitch"
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        return (FileRecord("f0nsf", "npy", "float32", "(L16 // 160 + 1,)"),
+                FileRecord("f0", "npy", "int64", "(L16 // 160 + 1,) in 1..255"))
+
+    def files_for(self, f0: np.ndarray) -> dict[str, Any]:
+        return {"f0nsf": np.asarray(f0, np.float32), "f0": coarse_pitch(f0)}
+
+
+class RvcNaming(Naming):
+    def __init__(self, stems: dict[str, str], feature_dir: str) -> None:
+        self.stems, self.feature_dir = stems, feature_dir
+        self._uids = {stem: uid for uid, stem in stems.items()}
+        self.dirs = {"gt": "0_gt_wavs", "wav16k": "1_16k_wavs", "f0": "2a_f0", "f0nsf": "2b-f0nsf",
+                     "feature": feature_dir}
+
+    def stem(self, uid: str) -> str:
+        if uid in self.stems:
+            return self.stems[uid]
+        if uid == MUTE:
+            return MUTE
+        source, _, piece = uid.rpartition("/")
+        return f"{self.stems[source]}_{int(piece)}"
+
+    def relative_path(self, file: str, uid: str, suffix: str) -> PurePosixPath:
+        middle = ".wav" if file in ("f0", "f0nsf") else ""
+        root = PurePosixPath(MUTE) if uid == MUTE else PurePosixPath()
+        return root / self.dirs[file] / f"{self.stem(uid)}{middle}{suffix}"
+
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> str | None:
+        middle = ".wav" if file in ("f0", "f0nsf") else ""
+        parts = relative.parts
+        if len(parts) != 2 or parts[0] != self.dirs[file] or not parts[1].endswith(middle + suffix):
+            return None
+        stem = parts[1][: -len(middle + suffix)]
+        base, _, piece = stem.rpartition("_")
+        source = self._uids.get(base)
+        return f"{source}/{int(piece):05d}" if source is not None and piece.isdigit() else self._uids.get(stem)
+
+    def listing_dir(self, file: str) -> PurePosixPath:
+        return PurePosixPath(self.dirs[file])
+
+
+def rvc_stems(corpus) -> dict[str, str]:
+    stems: dict[str, str] = {}
+    for entry in corpus.entries:
+        stem = safe_name(entry.uid.replace("/", "_"))
+        clash = next((uid for uid, s in stems.items() if s == stem), None)
+        if clash is not None:
+            raise ConfigError(f"rvc: {clash!r} and {entry.uid!r} would share the file stem {stem!r}; rename one",
+                              "corpus")
+        stems[entry.uid] = stem
+    return stems
+
+
+@dataclass(frozen=True)
+class RvcRecipe(Recipe):
+    name = NAME
+    version: str = "v2"
+    sample_rate: int = 40000
+    model: str | None = None
+    options: dict = field(default_factory=dict)
+    pitch: PitchSettings = field(default_factory=lambda: PitchSettings(method="rmvpe", threshold=0.03))
+    pitch_note: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice("version", self.version, tuple(VERSIONS))
+        if self.sample_rate not in RATES:
+            raise ConfigError(f"must be one of {', '.join(map(str, RATES))}, got {self.sample_rate!r}",
+                              "sample_rate")
+
+    @property
+    def default_slicing(self):
+        from svcprep.audio.slicing import slice_settings_from
+
+        return slice_settings_from({"preset": "rvc", "sample_rate": self.sample_rate})
+
+    @property
+    def view(self) -> RvcPieceView:
+        return RvcPieceView()
+
+    @property
+    def extractor(self) -> ExtractorConfig:
+        return ExtractorConfig(VERSIONS[self.version][0], self.model, self.options)
+
+    def option_names(self) -> set[str]:
+        return {"contentvec", self.extractor.name, "pitch", self.pitch.method, NAME}
+
+    def naming(self, ctx: RecipeContext) -> Naming:
+        return RvcNaming(rvc_stems(ctx.corpus), VERSIONS[self.version][2])
+
+    def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
+        return {"stems": ctx.store.naming.stems, "feature_dir": VERSIONS[self.version][2],
+                "sample_rate": self.sample_rate}
+
+    def check(self, ctx: RecipeContext) -> None:
+        slicing = ctx.slicing
+        if slicing is None:
+            raise ConfigError("rvc trains on pieces of at most 6.75 s: keep slicing on (slice: rvc)", "slice")
+        if slicing.sample_rate != self.sample_rate:
+            raise ConfigError(f"slicing at {slicing.sample_rate} Hz, the model rate is {self.sample_rate}: RVC slices "
+                              "at its model rate (set slice.sample_rate to it)", "slice")
+        if slicing.piece_seconds is not None and slicing.piece_seconds + slicing.overlap_seconds < 0.75:
+            raise ConfigError(f"pieces of {slicing.piece_seconds} s are all shorter than the 0.75 s RVC's bucket "
+                              "sampler keeps: every piece would be dropped", "slice")
+        if slicing.min_piece_seconds and slicing.max_piece_seconds and \
+                slicing.min_piece_seconds > slicing.max_piece_seconds:
+            raise ConfigError("slice.min_piece_seconds exceeds slice.max_piece_seconds: no piece is kept", "slice")
+
+    def outputs(self, ctx: RecipeContext) -> list:
+        gt = AudioRequest(self.sample_rate, 1, self.view)
+        wav16k = AudioRequest(16000, 1, self.view, "librosa")
+        resolved = ctx.resolve_extractor(self.extractor)
+        width = VERSIONS[self.version][1]
+        if resolved.spec.dim != width:
+            raise ConfigError(f"RVC {self.version} uses {width}-d features, the model gives {resolved.spec.dim}-d "
+                              f"({resolved.model})", "model")
+        grid = OutputGrid(wav16k, 160, True, Fraction(0))  # RMVPE's frames: L16 // 160 + 1, at i·10 ms
+        tracker, sha = None, None
+        if self.pitch.on_model_device:
+            tracked = ctx.resolve_tracker(self.pitch)
+            tracker = tracked.request(AudioRequest(tracked.spec.sample_rate, 1, self.view, "librosa"))
+            sha = ctx.fingerprint(tracked.path)
+        frames = grid.frames_from_audio("wav16k")
+        return [
+            StoredAudio("gt", gt, "wav_float32"),
+            StoredAudio("wav16k", wav16k, "wav_float32"),
+            RvcPitch("pitch", grid, self.pitch, tracker, sha, frames),
+            NativeFeature("feature", resolved.request(wav16k), checkpoint_sha256=ctx.fingerprint(resolved.path),
+                          dtype=ctx.dtype, reference_grid=OutputGrid(wav16k, 160, True, Fraction(0)),
+                          frames=frames, tolerance=4, file="feature"),
+        ]
+
+    def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
+        from svcprep.recipes.rvc_files import write_filelist, write_mute
+
+        store = ctx.store
+        mute_note = write_mute(store, outputs, self.sample_rate)
+        count = write_filelist(store, ctx, outputs)
+        base = "v1" if self.version == "v1" or self.sample_rate == 40000 else "v2"
+        store.write_dataset_file(FRAGMENT, "json", {
+            "data": {"sampling_rate": self.sample_rate, "hop_length": RATES[self.sample_rate],
+                     "training_files": str(store.dataset_path(FILELIST).resolve())},
+            "model": {"spk_embed_dim": max(109, len({e.singer for e in ctx.corpus.entries}))},
+            "svcprep": {"merge_over": f"configs/{base}/{self.sample_rate // 1000}k.json", "version": self.version}})
+        notes = [f"RVC: {count} pieces in {store.dataset_path(FILELIST)} (+2 mute rows); merge "
+                 f"{store.dataset_path(FRAGMENT)} over RVC's configs/{base}/{self.sample_rate // 1000}k.json"]
+        if mute_note:
+            notes.append(mute_note)
+        if self.pitch_note:
+            notes.insert(0, self.pitch_note)
+        return notes
+
+
+KEYS = ("version", "sample_rate", "model", "options", "pitch")
+
+
+def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
+              options: dict[str, dict]) -> RvcRecipe:
+    from svcprep.recipes.amphion import config_model
+    from svcprep.recipes.sovits import default_pitch
+
+    values = {**data, **options.get(NAME, {})}
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(('recipe', 'slice') + KEYS))}")
+    extractor = VERSIONS.get(values.get("version", "v2"), (None,))[0]
+    model = model_paths.get("contentvec", model_paths.get(extractor or "", values.get("model")))
+    pitch, note = default_pitch(model_paths, values.get("pitch"), options, PitchSettings(method="rmvpe",
+                                                                                        threshold=0.03))
+    extractor_options = {**(values.get("options") or {}), **options.get("contentvec", {}),
+                         **options.get(extractor or "", {})}
+    kept = {k: v for k, v in values.items() if k not in ("model", "pitch", "options")}
+    return RvcRecipe(model=config_model(model, base if "contentvec" not in model_paths else Path.cwd()),
+                     options=extractor_options, pitch=pitch, pitch_note=note, **kept)
+
+
+def naming_from_record(data: dict[str, Any]) -> Naming:
+    return RvcNaming(dict(data.get("stems", {})), data.get("feature_dir", "3_feature768"))
+
+
+def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    from svcprep.recipes.rvc_files import check_tree
+
+    return check_tree(store, records, data)

@@ -1,0 +1,89 @@
+"""RVC's dataset-level files: the mute rows' files, ``filelist.txt``, and the tree checks of ``verify``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from svcprep.audio.io import Audio
+from svcprep.outputs.base import ClipInfo
+from svcprep.pipeline.decode import ClipAudio
+from svcprep.recipes.rvc import FILELIST, MUTE, MUTE_SECONDS, coarse_pitch
+
+MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
+
+
+class _Silence(ClipAudio):
+    """Silence, taken as it is by every view (RVC's mute files are not normalised)."""
+
+    def base(self, view) -> Audio:
+        return self.source
+
+
+def write_mute(store, outputs: list, sample_rate: int) -> str:
+    """``EXP/mute/...``: silence through the run's own outputs and models (once; kept while present)."""
+    if all(store.exists(f, MUTE) for output in outputs for f in output.files):
+        return ""
+    clip = _Silence(MUTE, Audio(np.zeros((int(MUTE_SECONDS * sample_rate), 1), np.float32), sample_rate))
+    models: dict[Any, Any] = {}
+    for output in outputs:
+        partial = output.decode(clip)
+        native = None
+        if output.model is not None:
+            key = output.model.resolved.model_key
+            if key not in models:
+                models[key] = output.model.resolved.load()
+            native = models[key].extract([clip.audio(output.model.audio)])[0]
+        info = ClipInfo(MUTE, None, MUTE_SECONDS, {r: clip.length(r) for r in output.frame_requests()})
+        files = output.finish(info, partial, native)
+        for file in output.files:
+            store.write(file, MUTE, files[file.name])
+    return f"RVC: wrote the mute rows' files under {store.root / MUTE} (silence through the same models)"
+
+
+def write_filelist(store, ctx, outputs: list) -> int:
+    """One ``gt|feature|2a|2b|speaker id`` row per finished piece (absolute paths), plus the two mute rows."""
+    files = {f.name: f for output in outputs for f in output.files}
+    singers = {e.uid: e.singer for e in ctx.corpus.entries}
+    ids = {singer: i for i, singer in enumerate(sorted(set(singers.values())))}
+    complete = sorted(ctx.done_uids(outputs))
+
+    def row(uid: str, speaker_id: int) -> str:
+        return "|".join(str(store.path(files[name], uid).resolve()) for name in ("gt", "feature", "f0", "f0nsf")) \
+            + f"|{speaker_id}"
+
+    rows = [row(uid, ids[singers[uid.rpartition("/")[0]]]) for uid in complete]
+    rows += [row(MUTE, 0)] * 2
+    store.write_text(FILELIST, "\n".join(rows) + "\n")
+    return len(complete)
+
+
+def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not all(n in records for n in ("gt", "wav16k", "pitch", "feature")):
+        return [("rvc", "a core output has no record")]
+    pitch, gt = records["pitch"], records["gt"]
+    done = set(store.done_list(pitch, "verify").load()) & set(store.done_list(gt, "verify").load())
+    for uid in sorted(done):
+        f0nsf = store.read(pitch.file("f0nsf"), uid)
+        coarse = store.read(pitch.file("f0"), uid)
+        length = store.header(records["wav16k"].files[0], uid)[0][0]
+        seconds = store.header(gt.files[0], uid)[0][0] / data.get("sample_rate", 40000)
+        if f0nsf.shape != (length // 160 + 1,):
+            problems.append((uid, f"2b-f0nsf has {f0nsf.shape} frames, the 16 kHz wav gives {length // 160 + 1}"))
+        elif not np.array_equal(coarse, coarse_pitch(f0nsf)):
+            problems.append((uid, "2a_f0 is not RVC's coarse pitch of 2b-f0nsf"))
+        elif not MIN_PIECE_SECONDS <= seconds <= MAX_PIECE_SECONDS:
+            problems.append((uid, f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"))
+        if len(problems) >= 5:
+            break
+    if not store.has_dataset_file(FILELIST):
+        return problems + [(FILELIST, "missing: RVC trains from it")]
+    for line in store.dataset_path(FILELIST).read_text(encoding="utf-8").splitlines():
+        fields = line.split("|")
+        if len(fields) != 5 or not all(os.path.isfile(p) for p in fields[:4]):
+            problems.append((FILELIST, f"row {line[:80]!r} does not name four existing files and a speaker id"))
+            break
+    return problems

@@ -1,0 +1,85 @@
+"""``verify`` of a so-vits-svc tree: what its loader would trip on, checked file by file.
+
+Every uid finished in every output: ``f0.npy`` is a ``(2, T)`` object array with ``T = L // hop`` for the wav's
+``L`` samples, no zero in the filled F0 and ``uv`` in {0, 1}; ``vol`` has ``T`` rows; ``spec.pt`` is
+``(n_fft/2 + 1, T)``; ``soft.pt`` is ``(1, ssl_dim, T50)``. The file lists name existing wavs (each with its
+companions), and every speaker folder is in the fragment's ``spk``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from svcprep.recipes.sovits import FRAGMENT, TRAIN_LIST, VAL_LIST
+
+MAX_LISTED = 5
+
+
+def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not all(name in records for name in ("wav", "f0", "soft", "vol", "spec")):
+        return [("so-vits-svc", "a core output (wav, f0, soft, vol, spec) has no record")]
+    hop = records["f0"].grid.hop_length if records["f0"].grid else 512
+    fragment = store.read_dataset_file(FRAGMENT, "json") if store.has_dataset_file(FRAGMENT) else {}
+    width = (fragment.get("model") or {}).get("ssl_dim")
+    complete = None
+    for name in ("wav", "f0", "soft", "vol", "spec"):
+        done = set(store.done_list(records[name], "verify").load())
+        complete = done if complete is None else complete & done
+    for uid in sorted(complete or ()):
+        what = _check_uid(store, records, uid, hop, width)
+        if what:
+            problems.append((uid, what))
+            if len(problems) >= MAX_LISTED:
+                break
+    listed_speakers = set()
+    for listing in (TRAIN_LIST, VAL_LIST):
+        if not store.has_dataset_file(listing):
+            problems.append((listing, "missing: so-vits-svc trains from it"))
+            continue
+        for line in store.dataset_path(listing).read_text(encoding="utf-8").splitlines():
+            path = store.root / line
+            if not path.is_file():
+                problems.append((listing, f"names {line}, which does not exist"))
+                break
+            base = str(path)[: -len(".wav")]
+            companions = [f"{path}.soft.pt", f"{path}.f0.npy", f"{base}.spec.pt"]
+            if not all(_exists(c) for c in companions):
+                problems.append((listing, f"{line} lacks one of its .soft.pt / .f0.npy / .spec.pt files"))
+                break
+            listed_speakers.add(path.parent.name)
+    unknown = listed_speakers - set(fragment.get("spk", {}))
+    if unknown:
+        problems.append((FRAGMENT, f"speakers {sorted(unknown)} are not in spk"))
+    return problems
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_file()
+
+
+def _check_uid(store, records: dict, uid: str, hop: int, width: int | None) -> str | None:
+    length = store.header(records["wav"].files[0], uid)[0][0]
+    frames = length // hop
+    f0 = store.read(records["f0"].files[0], uid)
+    if f0.dtype != object or f0.shape != (2, frames):
+        return f"f0.npy is {f0.dtype} {f0.shape}, expected an object array (2, {frames})"
+    values, uv = np.array(f0[0], dtype=float), np.array(f0[1], dtype=float)
+    if not np.isfinite(values).all() or (values <= 0).any():
+        return "f0.npy holds a zero or non-finite F0 (unvoiced frames must be filled)"
+    if not np.isin(uv, (0.0, 1.0)).all():
+        return "f0.npy's uv is not 0/1"
+    vol = store.read(records["vol"].files[0], uid)
+    if vol.shape != (frames,):
+        return f"vol.npy is {vol.shape}, expected ({frames},)"
+    spec = store.read(records["spec"].files[0], uid)
+    if spec.ndim != 2 or spec.shape[1] != frames:
+        return f"spec.pt is {spec.shape}, expected (bins, {frames})"
+    soft = store.read(records["soft"].files[0], uid)
+    if soft.ndim != 3 or soft.shape[0] != 1 or (width and soft.shape[1] != width):
+        return f"soft.pt is {soft.shape}, expected (1, {width}, T)"
+    return None

@@ -1,0 +1,73 @@
+"""Speaker and file names for recipes whose trainers read them from paths, and deterministic splits.
+
+Names keep only ``[A-Za-z0-9_-]`` (others become ``_``): every trainer's path handling (so-vits-svc's
+``.replace(".wav", ...)``, RVC's ``name.split(".")[0]``, DDSP-SVC's ``<id>_<speaker>`` folders) then works.
+Two sources that would share a name are a usage error, found before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from svcprep.errors import ConfigError
+from svcprep.pipeline.corpus import Corpus
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def safe_name(text: str) -> str:
+    return _UNSAFE.sub("_", text) or "_"
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Per source uid: (speaker, file stem). Pieces cut from a source get ``<stem>_<piece number>``."""
+
+    names: dict[str, tuple[str, str]]
+
+    def speaker_and_stem(self, uid: str) -> tuple[str, str]:
+        if uid in self.names:
+            return self.names[uid]
+        source, _, piece = uid.rpartition("/")
+        if source in self.names:
+            speaker, stem = self.names[source]
+            return speaker, f"{stem}_{piece}"
+        raise KeyError(uid)
+
+    def speakers(self) -> list[str]:
+        return sorted({speaker for speaker, _ in self.names.values()})
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {uid: list(value) for uid, value in self.names.items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> NameTable:
+        return cls({str(uid): (str(v[0]), str(v[1])) for uid, v in data.items()})
+
+
+def name_table(corpus: Corpus, recipe: str) -> NameTable:
+    """Speaker = the corpus singer (first path component of an audio dir, or a manifest's ``singer``); stem = the
+    rest of the uid with ``/`` as ``_``."""
+    names: dict[str, tuple[str, str]] = {}
+    speakers: dict[str, str] = {}
+    stems: dict[tuple[str, str], str] = {}
+    for entry in corpus.entries:
+        speaker = safe_name(entry.singer)
+        if speakers.setdefault(speaker, entry.singer) != entry.singer:
+            raise ConfigError(f"{recipe}: speakers {speakers[speaker]!r} and {entry.singer!r} share the folder name "
+                              f"{speaker!r} once made safe for the trainer's paths; rename one", "corpus")
+        rest = entry.uid[len(entry.singer) + 1:] if entry.uid.startswith(entry.singer + "/") else entry.uid
+        stem = safe_name(rest.replace("/", "_"))
+        clash = stems.setdefault((speaker, stem), entry.uid)
+        if clash != entry.uid:
+            raise ConfigError(f"{recipe}: {clash!r} and {entry.uid!r} would both be {speaker}/{stem}; rename one",
+                              "corpus")
+        names[entry.uid] = (speaker, stem)
+    return NameTable(names)
+
+
+def ordered(uids: list[str], seed: int) -> list[str]:
+    """A deterministic shuffle: the same order on every run, shard and machine."""
+    return sorted(uids, key=lambda u: hashlib.sha256(f"{seed}:{u}".encode()).hexdigest())
