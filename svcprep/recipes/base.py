@@ -99,3 +99,27 @@ class Recipe:
 # Each recipe module also defines, for ``verify`` (which has no run config, only the records):
 #   naming_from_record(data: dict) -> Naming
 #   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]
+
+
+def recipe_settings(recipe: str, data: dict[str, Any], keys: tuple[str, ...], extractor: str | None, base: Path,
+                    model_paths: dict[str, str], options: dict[str, dict], pitch_defaults) -> dict[str, Any]:
+    """The settings of a recipe whose content comes from one ContentVec-family extractor and whose F0 from one
+    tracker: ``data`` with ``--set <recipe>.KEY`` over it, unknown keys refused, the extractor's model and options
+    from ``--model contentvec=`` / ``--model <extractor>=`` and ``--set contentvec.*``, the pitch settings with
+    the project's default tracker (:func:`~svcprep.recipes.sovits.default_pitch`)."""
+    from svcprep.errors import ConfigError
+    from svcprep.recipes.amphion import config_model
+    from svcprep.recipes.sovits import default_pitch
+
+    values = {**data, **options.get(recipe, {})}
+    unknown = sorted(set(values) - set(keys))
+    if unknown:
+        valid = ", ".join(sorted(("recipe", *keys)))
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {valid}")
+    given = model_paths.get("contentvec", model_paths.get(extractor or ""))
+    model = config_model(given, Path.cwd()) if given else config_model(values.get("model"), base)
+    pitch, note = default_pitch(model_paths, values.get("pitch"), options, pitch_defaults)
+    extractor_options = {**(values.get("options") or {}), **options.get("contentvec", {}),
+                         **options.get(extractor or "", {})}
+    kept = {k: v for k, v in values.items() if k not in ("model", "pitch", "options")}
+    return {"model": model, "options": extractor_options, "pitch": pitch, "pitch_note": note, **kept}

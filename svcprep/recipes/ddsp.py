@@ -240,22 +240,11 @@ KEYS = ("encoder", "model", "options", "pitch", "method", "sample_rate", "block_
 
 def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
               options: dict[str, dict]) -> DdspRecipe:
-    from svcprep.recipes.amphion import config_model
-    from svcprep.recipes.sovits import default_pitch
+    from svcprep.recipes.base import recipe_settings
 
-    values = {**data, **options.get(NAME, {})}
-    unknown = sorted(set(values) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(('recipe',) + KEYS))}")
-    extractor = ENCODERS.get(values.get("encoder", "contentvec768l12"), (None,))[0]
-    model = model_paths.get("contentvec", model_paths.get(extractor or "", values.get("model")))
-    pitch, note = default_pitch(model_paths, values.get("pitch"), options, PitchSettings(method="rmvpe",
-                                                                                        threshold=0.03))
-    extractor_options = {**(values.get("options") or {}), **options.get("contentvec", {}),
-                         **options.get(extractor or "", {})}
-    kept = {k: v for k, v in values.items() if k not in ("model", "pitch", "options")}
-    return DdspRecipe(model=config_model(model, base if "contentvec" not in model_paths else Path.cwd()),
-                      options=extractor_options, pitch=pitch, pitch_note=note, **kept)
+    extractor = ENCODERS.get({**data, **options.get(NAME, {})}.get("encoder", "contentvec768l12"), (None,))[0]
+    return DdspRecipe(**recipe_settings(NAME, data, KEYS, extractor, base, model_paths, options,
+                                        PitchSettings(method="rmvpe", threshold=0.03)))
 
 
 def naming_from_record(data: dict[str, Any]) -> Naming:
