@@ -46,16 +46,10 @@ def resolve_model(model: str | Path, extractor: str) -> Path:
         ) from exc
 
 
-def file_sha256(path: Path, block_bytes: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(block_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_fingerprint(path: Path) -> str:
     """sha256 of a checkpoint file, or of a model dir's weight and config files (names and contents)."""
+    from svcprep.store.fileio import file_sha256
+
     if path.is_file():
         return file_sha256(path)
     digest = hashlib.sha256()

@@ -161,7 +161,7 @@ class FCPE(NeuralTracker):
 
 def load(resolved, decoder: str = "local_argmax") -> FCPE:
     from svcprep.pitch.fcpe_model import CFNaiveMelPE
-    from svcprep.pitch.neural import resolve_device_dtype
+    from svcprep.pitch.neural import load_network
 
     config = resolved.config
     state = dict(_checkpoint(resolved.path)["model"])
@@ -170,12 +170,6 @@ def load(resolved, decoder: str = "local_argmax") -> FCPE:
                      ("output_proj.weight_v", "output_proj.parametrizations.weight.original1")):
         if old in state:
             state[new] = state.pop(old)
-    net = CFNaiveMelPE(config["n_mels"], config["dim"], config["layers"], config["bins"])
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{resolved.path}: does not fit an FCPE network of its own shapes "
-                              f"({str(exc).splitlines()[0]})") from exc
-    device, dtype = resolve_device_dtype(resolved.device, resolved.dtype)
-    net = net.eval().to(device=device, dtype=dtype)
+    net, device, dtype = load_network(CFNaiveMelPE(config["n_mels"], config["dim"], config["layers"], config["bins"]),
+                                      state, resolved)
     return FCPE(net, config, resolved.threshold, device, dtype, decoder)

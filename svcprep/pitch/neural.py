@@ -144,7 +144,15 @@ def time_mask(lengths: list[int], total: int, device: torch.device) -> torch.Ten
     return torch.arange(total, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
 
 
-def resolve_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
+def load_network(net: torch.nn.Module, state: dict, resolved) -> tuple[torch.nn.Module, torch.device, torch.dtype]:
+    """``state`` into ``net`` (every tensor, exactly), on the resolved device and dtype, in eval mode."""
+    from svcprep.errors import CheckpointError
     from svcprep.extractors.base import resolve_device, resolve_dtype
 
-    return resolve_device(device), resolve_dtype(dtype)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{resolved.path}: does not fit a {resolved.name} network of its own shapes "
+                              f"({str(exc).splitlines()[0]})") from exc
+    device, dtype = resolve_device(resolved.device), resolve_dtype(resolved.dtype)
+    return net.eval().to(device=device, dtype=dtype), device, dtype

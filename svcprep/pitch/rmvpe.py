@@ -153,15 +153,7 @@ def build(shapes: dict[str, int]):
 
 
 def load(resolved) -> RMVPE:
-    from svcprep.pitch.neural import resolve_device_dtype
+    from svcprep.pitch.neural import load_network
 
-    state = state_dict_of(resolved.path)
-    net = build(resolved.config)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{resolved.path}: does not fit an RMVPE network of its own shapes "
-                              f"({str(exc).splitlines()[0]})") from exc
-    device, dtype = resolve_device_dtype(resolved.device, resolved.dtype)
-    net = net.eval().to(device=device, dtype=dtype)
+    net, device, dtype = load_network(build(resolved.config), state_dict_of(resolved.path), resolved)
     return RMVPE(net, resolved.threshold, device, dtype)

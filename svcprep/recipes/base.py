@@ -52,6 +52,22 @@ class RecipeContext:
             self._fingerprints[key] = cached_fingerprint(path, self.store.bookkeeping_dir)
         return self._fingerprints[key]
 
+    def content_and_pitch(self, extractor, width: int, audio_of, pitch, what: str) -> tuple[Any, str, Any, Any]:
+        """(content request, its checkpoint sha256, tracker request or ``None``, tracker sha256) of a recipe that
+        reads ``width``-d content from one extractor; ``audio_of(sample_rate)`` gives the audio each model reads."""
+        from svcprep.errors import ConfigError
+
+        resolved = self.resolve_extractor(extractor)
+        if resolved.spec.dim != width:
+            raise ConfigError(f"{what} is {width}-d but the model gives {resolved.spec.dim}-d features "
+                              f"({resolved.model}); choose the matching setting or model", "model")
+        content = resolved.request(audio_of(resolved.spec.sample_rate))
+        tracker, tracker_sha = None, None
+        if pitch.on_model_device:
+            tracked = self.resolve_tracker(pitch)
+            tracker, tracker_sha = tracked.request(audio_of(tracked.spec.sample_rate)), self.fingerprint(tracked.path)
+        return content, self.fingerprint(resolved.path), tracker, tracker_sha
+
     def done_uids(self, outputs: list) -> set[str]:
         """uids whose every listed output is done under its current settings (and whose files exist)."""
         complete: set[str] | None = None

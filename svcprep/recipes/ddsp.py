@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.views import Resampled
-from svcprep.errors import ConfigError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import AlignedFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -178,24 +177,16 @@ class DdspRecipe(Recipe):
 
     def outputs(self, ctx: RecipeContext) -> list:
         grid, frames = self.grid, self.grid.frames_from_audio("audio")
-        resolved = ctx.resolve_extractor(self.extractor)
-        width = ENCODERS[self.encoder][1]
-        if resolved.spec.dim != width:
-            raise ConfigError(f"encoder {self.encoder} is {width}-d but the model gives {resolved.spec.dim}-d "
-                              f"features ({resolved.model}); choose the matching encoder or model", "model")
-        content = resolved.request(AudioRequest(resolved.spec.sample_rate, 1, self.view, "librosa"))
-        tracker, sha = None, None
-        if self.pitch.on_model_device:
-            tracked = ctx.resolve_tracker(self.pitch)
-            tracker = tracked.request(AudioRequest(tracked.spec.sample_rate, 1, self.view, "librosa"))
-            sha = ctx.fingerprint(tracked.path)
+        content, content_sha, tracker, sha = ctx.content_and_pitch(
+            self.extractor, ENCODERS[self.encoder][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.pitch, f"encoder {self.encoder}")
         preset = dataclasses.replace(load_preset("nsf-hifigan-44k"), mel_layout="frames_by_mels",
                                      resample_length="librosa")
         mel_frames = dataclasses.replace(frames, plus_one=False)
         return [
             StoredAudio("audio", self.audio, "wav_float32"),
-            AlignedFeature("units", content, grid, self.method, 4, "float32", ctx.dtype,
-                           ctx.fingerprint(resolved.path), frames, file="units"),
+            AlignedFeature("units", content, grid, self.method, 4, "float32", ctx.dtype, content_sha, frames,
+                           file="units"),
             DdspPitch("f0", grid, self.pitch, tracker, sha, frames),
             Volume("volume", grid, frames),
             LogMel("mel", preset, self.view, "mel"),

@@ -187,23 +187,16 @@ class RvcRecipe(Recipe):
     def outputs(self, ctx: RecipeContext) -> list:
         gt = AudioRequest(self.sample_rate, 1, self.view)
         wav16k = AudioRequest(16000, 1, self.view, "librosa")
-        resolved = ctx.resolve_extractor(self.extractor)
-        width = VERSIONS[self.version][1]
-        if resolved.spec.dim != width:
-            raise ConfigError(f"RVC {self.version} uses {width}-d features, the model gives {resolved.spec.dim}-d "
-                              f"({resolved.model})", "model")
+        content, content_sha, tracker, sha = ctx.content_and_pitch(
+            self.extractor, VERSIONS[self.version][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.pitch, f"RVC {self.version}")
         grid = OutputGrid(wav16k, 160, True, Fraction(0))  # RMVPE's frames: L16 // 160 + 1, at i·10 ms
-        tracker, sha = None, None
-        if self.pitch.on_model_device:
-            tracked = ctx.resolve_tracker(self.pitch)
-            tracker = tracked.request(AudioRequest(tracked.spec.sample_rate, 1, self.view, "librosa"))
-            sha = ctx.fingerprint(tracked.path)
         frames = grid.frames_from_audio("wav16k")
         return [
             StoredAudio("gt", gt, "wav_float32"),
             StoredAudio("wav16k", wav16k, "wav_float32"),
             RvcPitch("pitch", grid, self.pitch, tracker, sha, frames),
-            NativeFeature("feature", resolved.request(wav16k), checkpoint_sha256=ctx.fingerprint(resolved.path),
+            NativeFeature("feature", content, checkpoint_sha256=content_sha,
                           dtype=ctx.dtype, reference_grid=OutputGrid(wav16k, 160, True, Fraction(0)),
                           frames=frames, tolerance=4, file="feature"),
         ]

@@ -27,7 +27,7 @@ import numpy as np
 
 from svcprep.audio.io import Audio, resample, to_channels
 from svcprep.audio.views import View
-from svcprep.errors import AudioLoadError, ConfigError
+from svcprep.errors import AudioLoadError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -192,21 +192,12 @@ class SovitsRecipe(Recipe):
 
         grid = self.grid
         frames = grid.frames_from_audio("wav")
-        resolved = ctx.resolve_extractor(self.extractor)
-        width = ENCODERS[self.speech_encoder][1]
-        if resolved.spec.dim != width:
-            raise ConfigError(f"speech_encoder {self.speech_encoder} is {width}-d but the model gives "
-                              f"{resolved.spec.dim}-d features ({resolved.model}); choose the matching speech_encoder "
-                              "or model", "model")
-        content = resolved.request(AudioRequest(resolved.spec.sample_rate, 1, self.view, "librosa"))
-        tracker, sha = None, None
-        if self.pitch.on_model_device:
-            tracked = ctx.resolve_tracker(self.pitch)
-            tracker = tracked.request(AudioRequest(tracked.spec.sample_rate, 1, self.view, "librosa"))
-            sha = ctx.fingerprint(tracked.path)
+        content, content_sha, tracker, sha = ctx.content_and_pitch(
+            self.extractor, ENCODERS[self.speech_encoder][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.pitch, f"speech_encoder {self.speech_encoder}")
         outputs: list = [
             MinimumLengthAudio("wav", self.audio, "wav_int16", min_seconds=self.min_seconds),
-            NativeFeature("soft", content, checkpoint_sha256=ctx.fingerprint(resolved.path), codec="torch",
+            NativeFeature("soft", content, checkpoint_sha256=content_sha, codec="torch",
                           layout="1DT", dtype=ctx.dtype, reference_grid=grid, frames=frames, tolerance=4,
                           file="soft"),
             SovitsPitch("f0", grid, self.pitch, tracker, sha, frames),
