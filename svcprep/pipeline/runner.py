@@ -373,44 +373,50 @@ class Pipeline:
             processed.add(clip.uid)
             info = clip.info()
             failed: set[str] = set()
+            finished: list[tuple[_Planned, dict[str, Any]]] = []
             for key in sorted(clip.pending, key=lambda k: len(by_key[k].depends_on)):
                 p = by_key[key]
-                output = p.output
-                stores = [p.store]
-                if key in clip.output_errors:
-                    self._fail(clip.uid, clip.path, *clip.output_errors[key], stores, output.name)
-                    failed.add(key)
-                    continue
-                lost = [by_key[d].output.name for d in p.depends_on if d in failed]
-                if lost:
-                    self._fail(clip.uid, clip.path, output.stage, f"not made: {', '.join(lost)} failed for this "
-                               "clip, and this output's rows follow it", stores, output.name)
-                    failed.add(key)
-                    continue
-                native = None
-                if output.model is not None:
-                    native = natives.get(output.model.key, {}).get(clip.uid)
-                    if native is None or isinstance(native, str):
-                        self._fail(clip.uid, clip.path, output.model_stage, native or "no model output", stores,
-                                   output.name)
-                        failed.add(key)
-                        continue
-                try:
-                    with self.profile.stage("align"):
-                        files = output.finish(info, clip.partials.get(key), native)
-                    reason = _non_finite(files)
-                except CLIP_ERRORS as exc:
-                    reason = str(exc) or type(exc).__name__
+                files, stage, reason = self._finish_output(clip, info, p, natives, failed, by_key)
                 if reason:
-                    self._fail(clip.uid, clip.path, output.stage, reason, stores, output.name)
+                    self._fail(clip.uid, clip.path, stage, reason, [p.store], p.output.name)
                     failed.add(key)
+                else:
+                    finished.append((p, files))
+            for p, files in finished:
+                whole = self.config.recipes[p.recipe_index].whole_uids
+                lost = sorted(by_key[k].output.name for k in failed if by_key[k].recipe_index == p.recipe_index)
+                if whole and lost:  # this recipe's tree takes a uid whole or not at all
+                    self._fail(clip.uid, clip.path, p.output.stage, f"not written: {', '.join(lost)} failed for this "
+                               "clip, and this project's tree takes an utterance whole", [p.store], p.output.name)
                     continue
-                writer.submit(WriteJob(clip.uid, p.store, [(p.record.file(name), files[name])
-                                                           for name in (f.name for f in p.record.files)],
-                                       p.done_list, output.name))
+                writer.submit(WriteJob(clip.uid, p.store, [(f, files[f.name]) for f in p.record.files], p.done_list,
+                                       p.output.name))
         if pieces is not None:
             for take, uids in takes.items():
                 pieces.append(take, uids)
+
+    def _finish_output(self, clip: DecodedClip, info: Any, p: _Planned, natives: dict, failed: set[str],
+                       by_key: dict[str, _Planned]) -> tuple[dict[str, Any], str, str | None]:
+        """(files, failure stage, failure reason or ``None``) of one pending output of one clip."""
+        output = p.output
+        if p.key in clip.output_errors:
+            stage, reason = clip.output_errors[p.key]
+            return {}, stage, reason
+        lost = [by_key[d].output.name for d in p.depends_on if d in failed]
+        if lost:
+            return {}, output.stage, f"not made: {', '.join(lost)} failed for this clip, and this output's rows " \
+                                     "follow it"
+        native = None
+        if output.model is not None:
+            native = natives.get(output.model.key, {}).get(clip.uid)
+            if native is None or isinstance(native, str):
+                return {}, output.model_stage, native or "no model output"
+        try:
+            with self.profile.stage("align"):
+                files = output.finish(info, clip.partials.get(p.key), native)
+            return files, output.stage, _non_finite(files)
+        except CLIP_ERRORS as exc:
+            return {}, output.stage, str(exc) or type(exc).__name__
 
     def _write_failed(self, job: WriteJob, reason: str) -> None:
         self._fail(job.uid, Path(job.store.describe(job.files[0][0], job.uid)), "write", reason, [job.store],

@@ -85,6 +85,7 @@ class Recipe:
 
     name: ClassVar[str] = ""
     default_slicing: ClassVar[Any] = None
+    whole_uids: ClassVar[bool] = False  # write an utterance's files only when every output of it succeeded
 
     def option_names(self) -> set[str]:
         """What ``--model NAME=...`` / ``--set NAME.key=...`` may name in this recipe."""

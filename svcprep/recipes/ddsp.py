@@ -126,6 +126,7 @@ def val_sources(table: NameTable, seed: int) -> frozenset:
 @dataclass(frozen=True)
 class DdspRecipe(Recipe):
     name = NAME
+    whole_uids = True  # its trainer would read a partial utterance
     encoder: str = "contentvec768l12"
     model: str | None = None
     options: dict = field(default_factory=dict)

@@ -133,6 +133,7 @@ def rvc_stems(corpus) -> dict[str, str]:
 @dataclass(frozen=True)
 class RvcRecipe(Recipe):
     name = NAME
+    whole_uids = True  # its trainer would read a partial utterance
     version: str = "v2"
     sample_rate: int = 40000
     model: str | None = None

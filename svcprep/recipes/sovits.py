@@ -134,6 +134,7 @@ def rate_dir(sample_rate: int) -> str:
 @dataclass(frozen=True)
 class SovitsRecipe(Recipe):
     name = NAME
+    whole_uids = True  # its trainer would read a partial utterance
     speech_encoder: str = "vec768l12"
     model: str | None = None
     options: dict = field(default_factory=dict)

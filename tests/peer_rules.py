@@ -1,0 +1,108 @@
+"""The peer projects' published rules, written out from their code's behaviour with librosa, torch and numpy
+alone (never svcprep's code): the independent references of the recipe tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+# -- so-vits-svc 4.1 ----------------------------------------------------------------------------------------
+def sovits_resample(path: str, target_sr: int = 44100, skip_loudnorm: bool = False) -> tuple[np.ndarray, int]:
+    """resample.py: librosa.load(sr=None), trim(top_db=40), peak scaled to 0.98 if above 1, librosa.resample,
+    divided by its peak, written ``(wav * 32767).astype(int16)``; returns (int16 samples, trimmed start in source
+    samples)."""
+    import librosa
+
+    wav, sr = librosa.load(path, sr=None)
+    trimmed, (start, _) = librosa.effects.trim(wav, top_db=40)
+    peak = np.abs(trimmed).max()
+    if peak > 1.0:
+        trimmed = 0.98 * trimmed / peak
+    out = librosa.resample(trimmed, orig_sr=sr, target_sr=target_sr)
+    if not skip_loudnorm:
+        out = out / np.max(np.abs(out))
+    return (out * np.iinfo(np.int16).max).astype(np.int16), int(start)
+
+
+def sovits_volume(audio: np.ndarray, hop: int = 512) -> np.ndarray:
+    """utils.Volume_Extractor.extract: squared audio reflect-padded, unfolded in hop windows, mean, sqrt."""
+    x = torch.from_numpy(np.asarray(audio, np.float32))[None]
+    frames = int(x.size(-1) // hop)
+    squared = torch.nn.functional.pad(x**2, (hop // 2, (hop + 1) // 2), mode="reflect")
+    volume = torch.nn.functional.unfold(squared[:, None, None, :], (1, hop), stride=hop)[:, :, :frames].mean(dim=1)[0]
+    return torch.sqrt(volume).numpy()
+
+
+def sovits_spectrogram(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, win: int = 2048) -> np.ndarray:
+    """modules.mel_processing.spectrogram_torch with center=False."""
+    y = torch.from_numpy(np.asarray(audio, np.float32))[None]
+    y = torch.nn.functional.pad(y.unsqueeze(1), (int((n_fft - hop) / 2), int((n_fft - hop) / 2)), mode="reflect")
+    spec = torch.stft(y.squeeze(1), n_fft, hop_length=hop, win_length=win, window=torch.hann_window(win),
+                      center=False, pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+    spec = torch.view_as_real(spec)
+    return torch.sqrt(spec.pow(2).sum(-1) + 1e-6)[0].numpy()
+
+
+# -- NSF-HiFiGAN's mel (so-vits-svc's and DDSP-SVC's diffusion) ----------------------------------------------
+def nsf_mel(audio: np.ndarray, keyshift: float = 0.0, sr: int = 44100, n_fft: int = 2048, win: int = 2048,
+            hop: int = 512, n_mels: int = 128, fmin: float = 40, fmax: float = 16000) -> np.ndarray:
+    """nsf_hifigan.nvSTFT.STFT.get_mel (librosa filters), transposed to (T, n_mels)."""
+    import librosa
+
+    y = torch.from_numpy(np.asarray(audio, np.float32))[None]
+    factor = 2 ** (keyshift / 12)
+    n_fft_new, win_new = int(np.round(n_fft * factor)), int(np.round(win * factor))
+    pad_left = (win_new - hop) // 2
+    pad_right = max((win_new - hop + 1) // 2, win_new - y.size(-1) - pad_left)
+    mode = "reflect" if pad_right < y.size(-1) else "constant"
+    y = torch.nn.functional.pad(y.unsqueeze(1), (pad_left, pad_right), mode=mode).squeeze(1)
+    spec = torch.stft(y, n_fft_new, hop_length=hop, win_length=win_new, window=torch.hann_window(win_new),
+                      center=False, pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+    spec = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+    if keyshift != 0:
+        size = n_fft // 2 + 1
+        if spec.size(1) < size:
+            spec = torch.nn.functional.pad(spec, (0, 0, 0, size - spec.size(1)))
+        spec = spec[:, :size, :] * win / win_new
+    basis = torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)).float()
+    return torch.log(torch.clamp(torch.matmul(basis, spec), min=1e-5))[0].T.numpy()
+
+
+# -- DDSP-SVC ----------------------------------------------------------------------------------------------------
+def ddsp_volume(audio: np.ndarray, hop: int = 512) -> np.ndarray:
+    """ddsp.vocoder.Volume_Extractor.extract."""
+    n_frames = int(len(audio) // hop) + 1
+    squared = np.pad(np.asarray(audio) ** 2, (int(hop // 2), int((hop + 1) // 2)), mode="reflect")
+    return np.sqrt(np.array([np.mean(squared[int(n * hop): int((n + 1) * hop)]) for n in range(n_frames)]))
+
+
+def ddsp_units_index(n_frames: int, num_units: int, hop: int = 512, sr: int = 44100) -> np.ndarray:
+    """Units_Encoder.encode's alignment: round(i · (hop/sr) / (320/16000)), clamped to the last unit."""
+    ratio = (hop / sr) / (320 / 16000)
+    return torch.clamp(torch.round(ratio * torch.arange(n_frames)).long(), max=num_units - 1).numpy()
+
+
+# -- RVC ------------------------------------------------------------------------------------------------------------
+def rvc_coarse(f0: np.ndarray) -> np.ndarray:
+    """extract_f0_rmvpe.FeatureInput.coarse_f0."""
+    f0_bin, f0_max, f0_min = 256, 1100.0, 50.0
+    mel_min, mel_max = 1127 * np.log(1 + f0_min / 700), 1127 * np.log(1 + f0_max / 700)
+    f0_mel = 1127 * np.log(1 + np.asarray(f0, dtype=np.float64) / 700)
+    f0_mel[f0_mel > 0] = (f0_mel[f0_mel > 0] - mel_min) * (f0_bin - 2) / (mel_max - mel_min) + 1
+    f0_mel[f0_mel <= 1] = 1
+    f0_mel[f0_mel > f0_bin - 1] = f0_bin - 1
+    return np.rint(f0_mel).astype(int)
+
+
+def rvc_normalise(piece: np.ndarray) -> np.ndarray:
+    """preprocess.PreProcess.norm_write: x / max|x| · 0.9 · 0.75 + 0.25 · x."""
+    return piece / np.abs(piece).max() * (0.9 * 0.75) + (1 - 0.75) * piece
+
+
+def rvc_highpass(audio: np.ndarray, sr: int) -> np.ndarray:
+    """preprocess: scipy.signal.lfilter of a 5th-order 48 Hz Butterworth high-pass."""
+    from scipy import signal
+
+    b, a = signal.butter(N=5, Wn=48, btype="high", fs=sr)
+    return signal.lfilter(b, a, audio)
