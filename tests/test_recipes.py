@@ -403,3 +403,35 @@ def test_slice_command_writes_pieces_and_a_manifest_every_command_reads(tmp_path
     assert info.samplerate == 48000 and info.channels == 1
     again = cli("mel", tmp_path / "s" / "pieces.jsonl", "--out", tmp_path / "m", "--num-workers", "0")
     assert again.exit_code == 0 and f"done {len(rows)}" in again.output
+
+
+# -- several recipes in one pass -----------------------------------------------------------------------------
+def test_two_recipes_in_one_pass_decode_each_file_once_and_equal_separate_runs(tmp_path, corpus, content_model,
+                                                                             sovits, tiny_models_by_name,
+                                                                             monkeypatch):
+    import svcprep.pipeline.decode as decode
+
+    small = tmp_path / "c"
+    for uid, _, seconds in CLIPS:
+        if seconds < 5:
+            (small / uid).parent.mkdir(parents=True, exist_ok=True)
+            (small / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    whisper = ["--model", f"whisper={tiny_models_by_name['whisper'][0]}"]
+    models = ["--model", f"contentvec={content_model}", "--set", "contentvec.layer=2", "--set", "pitch.method=dio"]
+    decoded = []
+    real = decode.decode_source
+    monkeypatch.setattr(decode, "decode_source", lambda path: decoded.append(path) or real(path))
+    both = cli("run", "-c", "amphion-svc", "-c", "so-vits-svc", "--corpus", small, "--out", tmp_path / "both",
+               *models, *whisper)
+    assert both.exit_code == 0, both.output
+    assert sorted(decoded) == sorted(small.rglob("*.wav"))  # each file decoded once for both trees
+    for name in ("amphion-svc", "so-vits-svc"):
+        alone = cli("run", "-c", name, "--corpus", small, "--out", tmp_path / name, *models,
+                    *(whisper if name == "amphion-svc" else []))
+        assert alone.exit_code == 0, alone.output
+        files = [p for p in (tmp_path / name).rglob("*") if p.is_file() and ".svcprep" not in p.parts
+                 and p.suffix != ".json"]
+        assert files
+        for path in files:
+            assert path.read_bytes() == (tmp_path / "both" / name / path.relative_to(tmp_path / name)).read_bytes()
+    assert cli("verify", tmp_path / "both").exit_code == 0
