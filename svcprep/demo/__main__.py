@@ -35,8 +35,12 @@ def build(out: Path) -> Path:
 
     corpus, models = out / "corpus", out / "models"
     write_corpus(corpus)
+    write_takes(out / "takes")
     tiny_models.save_whisper(models / "whisper")
     tiny_models.save_fairseq_contentvec(models / "contentvec_fairseq.pt")
+    # 768 wide (what so-vits-svc's vec768l12, DDSP-SVC and RVC v2 read), 256-d final_proj; 2 layers only.
+    tiny_models.save_fairseq_contentvec(models / "contentvec_768.pt", hidden_size=768, proj_dim=256)
+    tiny_models.save_rmvpe(models / "rmvpe.pt")
     tiny_models.save_encodec(models / "encodec_24khz")
     config = {
         "recipe": "amphion", "corpus": "corpus", "out": "processed", "preset": "amphion-svc-24k", "mels": True,
@@ -52,6 +56,17 @@ def build(out: Path) -> Path:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     write_amphion_dataset(out / "amphion" / "opencpop", corpus)
     return path
+
+
+def write_takes(root: Path) -> None:
+    """One long raw take (25 s, two pauses) for the slicing and RVC examples."""
+    import soundfile as sf
+
+    from svcprep.demo.synthetic import known_pitch_clip
+
+    (root / "singer_a").mkdir(parents=True, exist_ok=True)
+    sf.write(root / "singer_a" / "take_01.wav", known_pitch_clip(44100, 25.0, ((8.0, 9.0), (16.0, 17.2)), seed=7),
+             44100)
 
 
 def write_amphion_dataset(root: Path, corpus: Path) -> None:
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     config_path = build(args.out)
     print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}")
-    print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir): "
+    print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir), RMVPE: "
           "real formats and frame grids, meaningless features.\n")
     from svcprep.pipeline.config import read_run_config, run_config_from_files
     from svcprep.pipeline.runner import run_pipeline
