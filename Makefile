@@ -29,10 +29,15 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
+# torchfcpe's own dependencies, for the FCPE baseline in bench/bench_trackers.py (svcprep itself never needs them).
+BENCH_DEPS := einops==0.8.2 local-attention==1.9.0
+
 bench: install
+	$(PY) -m pip install -q $(BENCH_DEPS)
 	$(PY) bench/run_all.py
 
 bench-gpu: install
+	$(PY) -m pip install -q $(BENCH_DEPS)
 	$(PY) bench/bench_gpu.py
 
 lint: install

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import WHISPER_MEDIUM, save_random_models, write_table  # noqa: E402
-from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
+from bench.common import WHISPER_MEDIUM, amphion_run_config, save_random_models, write_table  # noqa: E402
+from svcprep.demo import tiny_models  # noqa: E402
+from svcprep.demo.synthetic import SyntheticFile, known_pitch_clip, write_corpus  # noqa: E402
 
 TARGET_HUBERT = 2000.0
 
@@ -59,6 +60,37 @@ def naive_seconds(kind: str, model_dir: Path, corpus: Path, device: str, dtype: 
     return time.perf_counter() - start
 
 
+def tracker_rows(root: Path, device: str, quick: bool) -> list[list[str]]:
+    """× real time of each neural tracker per batch size (16 kHz clips of 2–10 s), and one file at a time."""
+    import torch
+
+    from svcprep import load_pitch_tracker
+
+    rng = np.random.default_rng(1)
+    count = 4 if quick else 400
+    clips = [known_pitch_clip(16000, float(rng.uniform(2, 10)), ()) for _ in range(count)]
+    audio = sum(len(c) for c in clips) / 16000
+    rmvpe = tiny_models.save_rmvpe(root / "rmvpe.pt", full_size=not quick)
+    rows = []
+    for name, model in (("fcpe", None), ("rmvpe", rmvpe)):
+        for dtype in ("float32", "float16"):
+            tracker = load_pitch_tracker(name, model, device=device, dtype=dtype)
+            tracker.extract(clips[:2])  # warm-up
+            for batch_size in (1, 8, 32) if not quick else (1, 2):
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                start = time.perf_counter()
+                for i in range(0, len(clips), batch_size):
+                    tracker.extract(clips[i:i + batch_size])
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - start
+                memory = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
+                rows.append([name, dtype, str(batch_size), f"{audio / seconds:.0f}×", f"{memory:.2f} GiB"])
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
@@ -69,9 +101,8 @@ def main() -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("bench-gpu: no CUDA device visible; not run (pass --device cpu --quick for a smoke test)")
         return 2
-    from svcprep.pipeline.config import ExtractorConfig, PipelineConfig
+    from svcprep.pipeline.config import ExtractorConfig
     from svcprep.pipeline.runner import Pipeline
-    from svcprep.presets import load_preset
 
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     count, seconds = (6, 2.0) if args.quick else (720, 5.0)
@@ -92,10 +123,9 @@ def main() -> int:
                     if args.device.startswith("cuda"):
                         torch.cuda.reset_peak_memory_stats()
                     out = root / f"out_{kind}_{dtype}_{batch_seconds}"
-                    config = PipelineConfig(corpus=root / "corpus", out=out, preset=load_preset("amphion-svc-24k"),
-                                            write_mels=False, extractors=(ExtractorConfig(kind, str(models[kind])),),
-                                            device=args.device, dtype=dtype, batch_seconds=batch_seconds,
-                                            profile=True)
+                    config = amphion_run_config(root / "corpus", out, (ExtractorConfig(kind, str(models[kind])),),
+                                                mels=False, device=args.device, dtype=dtype,
+                                                batch_seconds=batch_seconds, profile=True)
                     pipeline = Pipeline(config)
                     summary = pipeline.run()
                     assert summary.failed == 0, summary.describe()
@@ -108,10 +138,14 @@ def main() -> int:
                     rows.append([kind, dtype, "default" if batch_seconds is None else f"{batch_seconds:g}",
                                  f"{chosen:.0f} s", f"{speed:.0f}×", f"{100 * summary.model_seconds / work:.0f}%",
                                  f"{memory:.1f} GiB", f"{audio / naive:.0f}×", f"{naive / work:.1f}×"])
+        tracker_table = tracker_rows(root, args.device, args.quick)
     write_table("gpu", ["model", "dtype", "--batch-seconds", "batch used", "× real time (end to end)",
                         "model share", "peak GPU memory", "naive loop × real time", "speed-up over naive"], rows,
                 [f"device: {device_name}; {count} clips, {audio:.0f} s of 44.1 kHz FLAC; end to end = wall after "
                  "model load (decode, resample, model, align, write); one run each."])
+    write_table("gpu_trackers", ["tracker", "dtype", "clips per call", "× real time", "peak GPU memory"],
+                tracker_table, [f"device: {device_name}; 16 kHz sung clips of 2–10 s ({'quick' if args.quick else 400}"
+                                "); batch size 1 is a peer's one-file loop on the same network; one run each."])
     if args.quick:
         return 0
     if best_hubert < TARGET_HUBERT:

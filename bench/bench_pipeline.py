@@ -17,12 +17,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import write_table  # noqa: E402
+from bench.common import amphion_run_config, write_table  # noqa: E402
 from svcprep.demo import tiny_models  # noqa: E402
 from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
-from svcprep.pipeline.config import ExtractorConfig, PipelineConfig  # noqa: E402
+from svcprep.pipeline.config import ExtractorConfig  # noqa: E402
 from svcprep.pipeline.runner import Pipeline  # noqa: E402
-from svcprep.presets import load_preset  # noqa: E402
 
 TARGET = 0.15
 
@@ -76,10 +75,9 @@ def main() -> int:
         model = tiny_models.save_speech_model(root / "hubert", "hubert", hidden_size=256, num_hidden_layers=4,
                                               intermediate_size=1024, num_attention_heads=4, conv_dim=[256] * 7)
         for workers in (None, 1):
-            config = PipelineConfig(corpus=root / "corpus", out=root / f"out{workers}",
-                                    preset=load_preset("amphion-svc-24k"), write_mels=False,
-                                    extractors=(ExtractorConfig("hubert", str(model)),), device=args.device,
-                                    num_workers=workers)
+            config = amphion_run_config(root / "corpus", root / f"out{workers}",
+                                        (ExtractorConfig("hubert", str(model)),), mels=False, device=args.device,
+                                        num_workers=workers)
             pipeline = Pipeline(config)
             s = pipeline.run()
             assert s.failed == 0, "benchmark run had failures"

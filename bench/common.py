@@ -56,3 +56,20 @@ def save_random_models(root: Path, hubert_config: dict, whisper_encoder: dict) -
                                num_mel_bins=80)).save_pretrained(whisper)
     WhisperFeatureExtractor(feature_size=80).save_pretrained(whisper)
     return {"hubert": hubert, "whisper": whisper}
+
+
+def amphion_run_config(corpus: Path, out: Path, extractors: tuple = (), **settings):
+    """A one-recipe run writing Amphion's layout with the 24 kHz preset: execution settings (device, dtype,
+    batching, workers, profile) go to the run, the rest to the recipe."""
+    import dataclasses
+
+    from svcprep.pipeline.config import RunConfig
+    from svcprep.presets import load_preset
+    from svcprep.recipes.amphion import AmphionRecipe
+
+    run_fields = {f.name for f in dataclasses.fields(RunConfig)}
+    execution = {k: v for k, v in settings.items() if k in run_fields}
+    recipe = {k: v for k, v in settings.items() if k not in run_fields}
+    recipe.setdefault("preset", load_preset("amphion-svc-24k"))
+    return RunConfig(corpus=corpus, out=out, recipes=(AmphionRecipe(extractors=tuple(extractors), **recipe),),
+                     **execution)
