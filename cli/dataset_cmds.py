@@ -91,9 +91,9 @@ def stats(
     from svcprep.presets import preset_from_dict
     from svcprep.recipes.amphion import MELS, PITCHES
     from svcprep.recipes.amphion_dataset import write_statistics
-    from svcprep.store.files import FileStore
+    from svcprep.store.base import open_store
 
-    store = FileStore(out)
+    store = open_store(out)
     record = store.read_record(MELS)
     if record is None or "preset" not in record.settings:
         raise ConfigError(f"{out / MELS}: no svcprep mels here; run `svcprep mel` or `svcprep run` first", "out")

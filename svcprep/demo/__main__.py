@@ -120,7 +120,31 @@ def main(argv: list[str] | None = None) -> int:
     checked = check(config.out, features, recipe.preset.time_axis)
     print(f"checked {checked} files: row counts equal the mel frame counts for every uid")
     print(f"outputs: {config.out}/{{mels,{','.join(features)}}}/<uid>.npy   (run config: {config_path})")
-    return summary.exit_code
+    return max(summary.exit_code, run_trainer_recipes(args.out))
+
+
+def run_trainer_recipes(out: Path) -> int:
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's from the long take (sliced), each
+    checked by ``verify``; returns the worst exit code."""
+    from svcprep.pipeline.config import read_run_config, run_config_from_files
+    from svcprep.pipeline.runner import run_pipeline
+    from svcprep.pipeline.verify import describe, verify_root
+
+    models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
+    options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
+    worst = 0
+    for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
+                                  (("rvc",), out / "takes", out / "trainers" / "rvc")):
+        print(f"\n{' + '.join(names)}: {corpus} -> {target}")
+        config = run_config_from_files([read_run_config(name) for name in names], model_paths=models,
+                                       options=options, corpus=corpus, out=target)
+        summary = run_pipeline(config)
+        print(summary.describe())
+        checks = verify_root(target)
+        clean = bool(checks) and all(not c.problems for c in checks)
+        print(describe(checks) if not clean else f"verify {target}: clean ({len(checks)} outputs)")
+        worst = max(worst, summary.exit_code, 0 if clean else 1)
+    return worst
 
 
 if __name__ == "__main__":

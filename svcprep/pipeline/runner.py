@@ -34,6 +34,7 @@ from svcprep.pipeline.profile import StageTimes
 from svcprep.pipeline.summary import RunSummary
 from svcprep.pipeline.writer import BackgroundWriter, WriteJob
 from svcprep.recipes.base import RecipeContext
+from svcprep.store.base import open_store
 from svcprep.store.fileio import remove_stale_temp_files
 from svcprep.store.files import FileStore
 
@@ -131,7 +132,7 @@ class Pipeline:
         self.contexts: list[RecipeContext] = []
         for recipe, label in zip(config.recipes, labels, strict=True):
             root = self.out / label if several else self.out
-            ctx = RecipeContext(self.corpus, FileStore(root), config.device, config.dtype, slicing=config.slicing)
+            ctx = RecipeContext(self.corpus, open_store(root), config.device, config.dtype, slicing=config.slicing)
             ctx.store.naming = recipe.naming(ctx)
             self.contexts.append(ctx)
         self.failed_uids: set[str] = set()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.errors import StorageError
+from svcprep.store.base import open_store
 from svcprep.store.files import BOOKKEEPING, FileStore
 from svcprep.store.records import OutputRecord, RecordError
 
@@ -54,7 +55,7 @@ def open_recipe_store(root: Path) -> tuple[FileStore, dict[str, Any], Any]:
     """The root's store with its recipe's naming, the recipe record, and the recipe's verify hook module."""
     from svcprep.recipes import recipe_module
 
-    store = FileStore(root)
+    store = open_store(root)
     data = store.read_recipe_record() or {"recipe": "amphion", "outputs": store.recorded_outputs()}
     module = recipe_module(data["recipe"])
     store.naming = module.naming_from_record(data)

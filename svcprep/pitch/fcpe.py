@@ -136,6 +136,10 @@ class FCPE(NeuralTracker):
         return out[:wanted]
 
     def clip_context(self, mel):
+        from svcprep.pitch.neural import runs_whole
+
+        if runs_whole(mel.shape[0], self.window_frames, self.context_frames):
+            return None  # runs whole: the network takes the statistics from the clip's own frames
         return self.net.group_statistics(mel.to(self.device))
 
     def network(self, mels, lengths: list[int], context: list):

@@ -24,11 +24,11 @@ class ConformerConv(nn.Module):
             nn.LayerNorm(dim), nn.Identity(), nn.Conv1d(dim, 2 * inner, 1), nn.GLU(dim=1),
             _DepthWise(inner), nn.SiLU(), nn.Conv1d(inner, dim, 1))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         n = self.net
         h = n[0](x).transpose(1, 2)  # (B, D, T)
         h = n[3](n[2](h))
-        h = n[5](n[4](h * mask))
+        h = n[5](n[4](h if mask is None else h * mask))
         return n[6](h).transpose(1, 2)
 
 
@@ -47,7 +47,7 @@ class EncoderLayer(nn.Module):
         self.conformer = ConformerConv(dim)
         self.norm = nn.LayerNorm(dim)  # in the checkpoint; unused without attention
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return x + self.conformer(x, mask)
 
 
@@ -87,22 +87,36 @@ class CFNaiveMelPE(nn.Module):
         mean = sums / count
         return torch.stack([mean, squares / count - mean * mean], dim=1)
 
-    def forward(self, mel: torch.Tensor, lengths: list[int], statistics: list[torch.Tensor]) -> torch.Tensor:
-        """``mel`` ``(B, T, n_mels)`` zero-padded; ``statistics`` per row from :meth:`group_statistics` of its whole
-        clip. Returns ``(B, T, bins)``."""
+    def forward(self, mel: torch.Tensor, lengths: list[int], statistics: list[torch.Tensor | None]) -> torch.Tensor:
+        """``mel`` ``(B, T, n_mels)`` zero-padded; ``statistics`` per row: :meth:`group_statistics` of its whole
+        clip when the row is a window of it, ``None`` when the row is the whole clip (taken from its own frames
+        here). Returns ``(B, T, bins)``."""
         batch, total, _ = mel.shape
-        mask = (torch.arange(total, device=mel.device)[None, :]
-                < torch.tensor(lengths, device=mel.device)[:, None]).to(mel.dtype)[:, None, :]  # (B, 1, T)
+        if all(length == total for length in lengths):
+            mask = None  # no padding: nothing to keep out
+        else:
+            mask = (torch.arange(total, device=mel.device)[None, :]
+                    < torch.tensor(lengths, device=mel.device)[:, None]).to(mel.dtype)[:, None, :]  # (B, 1, T)
         stack = self.input_stack
-        h = stack[0](mel.transpose(1, 2) * mask)  # (B, D, T)
+        x = mel.transpose(1, 2)
+        h = stack[0](x if mask is None else x * mask)  # (B, D, T)
         norm = stack[1]
-        stats = torch.stack(statistics).to(device=mel.device)  # (B, GROUPS, 2)
+        stats = torch.stack([row if row is not None else _own_statistics(h[i, :, : lengths[i]])
+                             for i, row in enumerate(statistics)]).to(device=mel.device)  # (B, GROUPS, 2)
         grouped = h.reshape(batch, GROUPS, -1, total)
         mean = stats[:, :, 0, None, None].to(h.dtype)
         var = stats[:, :, 1, None, None].to(h.dtype)
         h = ((grouped - mean) / torch.sqrt(var + norm.eps)).reshape_as(h)
         h = h * norm.weight[None, :, None] + norm.bias[None, :, None]
-        h = stack[3](stack[2](h) * mask).transpose(1, 2)  # (B, T, D)
+        h = stack[2](h)
+        h = stack[3](h if mask is None else h * mask).transpose(1, 2)  # (B, T, D)
         for layer in self.net.encoder_layers:
             h = layer(h, mask)
         return torch.sigmoid(self.output_proj(self.norm(h)))
+
+
+def _own_statistics(h: torch.Tensor) -> torch.Tensor:
+    """``(GROUPS, 2)`` mean and variance of one clip's first-conv output ``(D, T)`` (its valid frames only)."""
+    grouped = h.double().reshape(GROUPS, -1)
+    mean = grouped.mean(dim=1)
+    return torch.stack([mean, (grouped * grouped).mean(dim=1) - mean * mean], dim=1)

@@ -34,11 +34,16 @@ class Window:
     keep_to: int
 
 
+def runs_whole(num_frames: int, window_frames: int, context_frames: int) -> bool:
+    """Whether a clip of ``num_frames`` runs as one window (no cut)."""
+    return num_frames <= window_frames + 2 * context_frames
+
+
 def plan_windows(lengths: list[int], window_frames: int, context_frames: int, align: int = 1) -> list[Window]:
     """Windows over each clip's frames; starts of kept spans are multiples of ``align`` frames."""
     windows = []
     for clip, total in enumerate(lengths):
-        if total <= window_frames + 2 * context_frames:
+        if runs_whole(total, window_frames, context_frames):
             windows.append(Window(clip, 0, total, 0, total))
             continue
         for start in range(0, total, window_frames):
@@ -60,6 +65,8 @@ class NeuralTracker:
 
     def __init__(self, threshold: float, device: torch.device, dtype: torch.dtype) -> None:
         self.threshold, self.device, self.dtype = threshold, device, dtype
+        if device.type == "cpu":  # one window per forward: a wider batch is no faster on a CPU, only larger
+            self.max_batch_samples = (self.window_frames + 2 * self.context_frames) * HOP_LENGTH
 
     # -- implemented by each tracker ------------------------------------------------------------------
     def mel(self, wav: np.ndarray) -> torch.Tensor:
