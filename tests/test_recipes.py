@@ -276,6 +276,33 @@ def test_ddsp_a_clip_with_no_voiced_frame_is_left_out_and_its_source_untouched(t
     assert hashlib.sha256((small / "s" / "noise.wav").read_bytes()).hexdigest() == digest
 
 
+def test_ddsp_rerun_skips_everything_and_a_crash_then_resume_equals_an_uninterrupted_run(tmp_path, corpus,
+                                                                                          content_model):
+    small = tmp_path / "c"
+    for uid, _, seconds in CLIPS:
+        if seconds < 5:
+            (small / uid).parent.mkdir(parents=True, exist_ok=True)
+            (small / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    reference = tmp_path / "reference"
+    assert run_recipe("ddsp-svc", small, reference, content_model).exit_code == 0
+    out = tmp_path / "o"
+    args = ["run", "-c", "ddsp-svc", "--corpus", str(small), "--out", str(out), "--model",
+            f"contentvec={content_model}", "--set", "contentvec.layer=2"]
+    crash = subprocess.run([sys.executable, "-m", "tests.crash_driver", "after-append", "7", *args], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert crash.returncode == CRASH_EXIT_CODE, crash.stdout + crash.stderr
+    assert not (out / "train" / "pitch_aug_dict.npy").exists()  # the tree is not finished
+    resumed = subprocess.run([sys.executable, "-m", "svcprep", *args], capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "svcprep", *args], capture_output=True, text=True)
+    assert resumed.returncode == 0 and "done 0, skipped 5" in again.stdout, resumed.stderr + again.stdout
+    expected = sorted(p.relative_to(reference) for split in ("train", "val") for p in (reference / split).rglob("*")
+                      if p.is_file())
+    assert expected and expected == sorted(p.relative_to(out) for split in ("train", "val")
+                                           for p in (out / split).rglob("*") if p.is_file())
+    for rel in expected:
+        assert (out / rel).read_bytes() == (reference / rel).read_bytes(), rel
+
+
 # -- RVC and slicing ---------------------------------------------------------------------------------------------
 PAUSES = ((8.0, 9.0), (16.0, 17.2))
 

@@ -101,3 +101,41 @@ def test_progress_prints_plain_lines_when_not_a_tty(capsys):
     progress.update(5.0)
     progress.close()
     assert "progress: 5/10 s of audio" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec, samples", [
+    ("wav_float32", np.sin(np.arange(4000) / 7.0).astype(np.float32) * 0.9),
+    ("wav_int16", (np.sin(np.arange(4000) / 7.0) * 30000).astype(np.int16)),
+    ("wav_float32", np.stack([np.linspace(-1, 1, 999), np.linspace(1, -1, 999)], axis=1).astype(np.float32)),
+])
+def test_wavs_are_the_same_bytes_every_time_and_read_back_exactly_by_other_readers(tmp_path, codec, samples):
+    import io
+
+    import scipy.io.wavfile
+    import soundfile as sf
+
+    from svcprep.store.codecs import Wav
+
+    first, second = io.BytesIO(), io.BytesIO()
+    CODECS[codec].encode(Wav(samples, 44100), first)
+    time.sleep(1.1)  # a time stamp in the file (libsndfile's PEAK chunk) would differ now
+    CODECS[codec].encode(Wav(samples, 44100), second)
+    assert first.getvalue() == second.getvalue()
+    path = tmp_path / "x.wav"
+    path.write_bytes(first.getvalue())
+    rate, by_scipy = scipy.io.wavfile.read(path)
+    by_soundfile, rate_sf = sf.read(path, dtype=samples.dtype.name)
+    assert rate == rate_sf == 44100
+    np.testing.assert_array_equal(by_scipy, samples)
+    np.testing.assert_array_equal(by_soundfile, samples)
+    assert CODECS[codec].header(path)[0] == samples.shape
+
+
+def test_a_float_array_is_never_written_as_int16_by_truncation():
+    import io
+
+    from svcprep.errors import StorageError
+    from svcprep.store.codecs import Wav
+
+    with pytest.raises(StorageError, match="int16"):
+        CODECS["wav_int16"].encode(Wav(np.zeros(10, np.float32), 16000), io.BytesIO())

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from svcprep.pipeline.decode import DecodeDataset, keep_batch
+from svcprep.pipeline.decode import DecodeDataset, collate_clip_list
 from svcprep.pipeline.workers import decode_worker_init
 
 log = logging.getLogger("svcprep")
@@ -40,7 +40,7 @@ class LocalBackend:
         while start < len(dataset):
             indices = list(range(start, len(dataset)))
             loader = torch.utils.data.DataLoader(
-                torch.utils.data.Subset(dataset, indices), batch_size=None, shuffle=False, collate_fn=keep_batch,
+                torch.utils.data.Subset(dataset, indices), batch_size=None, shuffle=False, collate_fn=collate_clip_list,
                 num_workers=min(self.num_workers, len(indices)), prefetch_factor=2,
                 worker_init_fn=decode_worker_init)
             try:

@@ -222,6 +222,6 @@ class DecodeDataset:
         return clip
 
 
-def keep_batch(batch: list[DecodedClip]) -> list[DecodedClip]:
+def collate_clip_list(batch: list[DecodedClip]) -> list[DecodedClip]:
     """DataLoader ``collate_fn``: batches are already lists of clips."""
     return batch

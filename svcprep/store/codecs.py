@@ -118,6 +118,29 @@ class TorchTensorCodec(Codec):
         return tensor.numpy()
 
 
+WAV_FORMATS = {"PCM_16": (1, "<i2"), "FLOAT": (3, "<f4")}  # subtype -> (format tag, sample dtype)
+
+
+def write_plain_wav(f: IO[bytes], samples: np.ndarray, sample_rate: int, subtype: str) -> None:
+    """A canonical RIFF/WAVE file: the ``fmt`` and ``data`` chunks only, so equal samples give equal bytes
+    (libsndfile adds a time-stamped PEAK chunk to float files)."""
+    import struct
+
+    tag, dtype = WAV_FORMATS[subtype]
+    if np.dtype(dtype).kind != np.asarray(samples).dtype.kind:
+        raise StorageError(f"{subtype} WAV needs {np.dtype(dtype).name} samples, got {np.asarray(samples).dtype}")
+    data = np.ascontiguousarray(samples, dtype=dtype)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    width = data.dtype.itemsize
+    if data.nbytes > 0xFFFFFFFF - 36:
+        raise StorageError(f"{data.nbytes} bytes of audio do not fit a WAV file (4 GiB)")
+    f.write(b"RIFF" + struct.pack("<I", 36 + data.nbytes) + b"WAVE")
+    f.write(b"fmt " + struct.pack("<IHHIIHH", 16, tag, channels, sample_rate, sample_rate * channels * width,
+                                  channels * width, 8 * width))
+    f.write(b"data" + struct.pack("<I", data.nbytes))
+    f.write(data.tobytes())
+
+
 class WavCodec(Codec):
     suffix = ".wav"
 
@@ -125,9 +148,7 @@ class WavCodec(Codec):
         self.name, self.subtype = name, subtype
 
     def encode(self, value: Wav, f: IO[bytes]) -> None:
-        import soundfile as sf
-
-        sf.write(f, value.samples, value.sample_rate, subtype=self.subtype, format="WAV")
+        write_plain_wav(f, value.samples, value.sample_rate, self.subtype)
 
     def decode(self, path: Path) -> Wav:
         import soundfile as sf
