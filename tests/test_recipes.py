@@ -64,6 +64,15 @@ def content_model(tmp_path_factory):
                                                proj_dim=256)
 
 
+def short_clips(corpus, root):
+    """A copy of the corpus without its long clip (five clips)."""
+    for uid, _, seconds in CLIPS:
+        if seconds < 5:
+            (root / uid).parent.mkdir(parents=True, exist_ok=True)
+            (root / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    return root
+
+
 def run_recipe(name, corpus, out, model, *extra):
     return cli("run", "-c", name, "--corpus", corpus, "--out", out, "--model", f"contentvec={model}",
                "--set", "contentvec.layer=2", *extra)
@@ -171,11 +180,7 @@ def test_sovits_bad_input(tmp_path, corpus, content_model):
 
 
 def test_sovits_crash_then_resume_equals_an_uninterrupted_run(tmp_path, corpus, content_model, sovits):
-    small = tmp_path / "c"
-    for uid, _, seconds in CLIPS:
-        if seconds < 5:
-            (small / uid).parent.mkdir(parents=True, exist_ok=True)
-            (small / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    small = short_clips(corpus, tmp_path / "c")
     out = tmp_path / "o"
     args = ["run", "-c", "so-vits-svc", "--corpus", str(small), "--out", str(out), "--model",
             f"contentvec={content_model}", "--set", "contentvec.layer=2"]
@@ -278,11 +283,7 @@ def test_ddsp_a_clip_with_no_voiced_frame_is_left_out_and_its_source_untouched(t
 
 def test_ddsp_rerun_skips_everything_and_a_crash_then_resume_equals_an_uninterrupted_run(tmp_path, corpus,
                                                                                           content_model):
-    small = tmp_path / "c"
-    for uid, _, seconds in CLIPS:
-        if seconds < 5:
-            (small / uid).parent.mkdir(parents=True, exist_ok=True)
-            (small / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    small = short_clips(corpus, tmp_path / "c")
     reference = tmp_path / "reference"
     assert run_recipe("ddsp-svc", small, reference, content_model).exit_code == 0
     out = tmp_path / "o"
@@ -438,11 +439,7 @@ def test_two_recipes_in_one_pass_decode_each_file_once_and_equal_separate_runs(t
                                                                              monkeypatch):
     import svcprep.pipeline.decode as decode
 
-    small = tmp_path / "c"
-    for uid, _, seconds in CLIPS:
-        if seconds < 5:
-            (small / uid).parent.mkdir(parents=True, exist_ok=True)
-            (small / f"{uid}.wav").write_bytes((corpus / f"{uid}.wav").read_bytes())
+    small = short_clips(corpus, tmp_path / "c")
     whisper = ["--model", f"whisper={tiny_models_by_name['whisper'][0]}"]
     models = ["--model", f"contentvec={content_model}", "--set", "contentvec.layer=2", "--set", "pitch.method=dio"]
     decoded = []

@@ -139,3 +139,14 @@ def test_a_float_array_is_never_written_as_int16_by_truncation():
 
     with pytest.raises(StorageError, match="int16"):
         CODECS["wav_int16"].encode(Wav(np.zeros(10, np.float32), 16000), io.BytesIO())
+
+
+def test_the_store_is_chosen_by_name_and_an_unknown_one_is_a_usage_error(tmp_path):
+    from svcprep.errors import ConfigError
+    from svcprep.store.base import open_store
+    from tests.conftest import amphion_config
+
+    assert isinstance(open_store(tmp_path, kind="files"), FileStore)
+    assert amphion_config(tmp_path, tmp_path / "o", storage="files").storage == "files"
+    with pytest.raises(ConfigError, match="storage"):
+        amphion_config(tmp_path, tmp_path / "o", storage="sharded-nope")

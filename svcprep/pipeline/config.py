@@ -95,6 +95,7 @@ class RunConfig:
     profile: bool = False
     ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
     slicing: Any = None  # svcprep.audio.slicing.SliceSettings: cut takes into pieces (a corpus stage)
+    storage: str = "files"  # the output store (svcprep.store.base.STORES)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -113,6 +114,9 @@ class RunConfig:
                 raise ConfigError(f"at most {MAX_NUM_WORKERS} decode workers, got {self.num_workers}", "num_workers")
         for name in ("overwrite", "profile"):
             check_bool(name, getattr(self, name))
+        from svcprep.store.base import STORES
+
+        check_choice("storage", self.storage, tuple(STORES))
         if not self.recipes:
             raise ConfigError("nothing to do: no recipe", "config")
         labels = self.recipe_labels
@@ -126,7 +130,7 @@ class RunConfig:
 
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
-RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice")
+RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "storage")
 
 
 def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:

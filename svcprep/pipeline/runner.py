@@ -132,7 +132,8 @@ class Pipeline:
         self.contexts: list[RecipeContext] = []
         for recipe, label in zip(config.recipes, labels, strict=True):
             root = self.out / label if several else self.out
-            ctx = RecipeContext(self.corpus, open_store(root), config.device, config.dtype, slicing=config.slicing)
+            store = open_store(root, kind=config.storage)
+            ctx = RecipeContext(self.corpus, store, config.device, config.dtype, slicing=config.slicing)
             ctx.store.naming = recipe.naming(ctx)
             self.contexts.append(ctx)
         self.failed_uids: set[str] = set()

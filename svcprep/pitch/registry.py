@@ -14,9 +14,17 @@ from typing import Any
 
 from svcprep.errors import ConfigError
 
+
+@dataclass(frozen=True)
+class TrackerEntry:
+    module: str  # locate, read_config, spec, frame_times, load
+    default_threshold: float  # the voicing threshold the tracker's own projects use by default
+
+
+# One line per neural tracker (torch-free: pitch settings validate against it).
 TRACKERS = {
-    "fcpe": "svcprep.pitch.fcpe",
-    "rmvpe": "svcprep.pitch.rmvpe",
+    "fcpe": TrackerEntry("svcprep.pitch.fcpe", 0.006),  # torchfcpe's default
+    "rmvpe": TrackerEntry("svcprep.pitch.rmvpe", 0.03),  # RVC's and DDSP-SVC's
 }
 
 
@@ -42,26 +50,24 @@ class ResolvedTracker:
         return ModelRequest(self, audio)
 
     def frame_times(self, num_frames: int):
-        return importlib.import_module(TRACKERS[self.name]).frame_times(num_frames)
+        return importlib.import_module(TRACKERS[self.name].module).frame_times(num_frames)
 
     def load(self):
-        module = importlib.import_module(TRACKERS[self.name])
+        module = importlib.import_module(TRACKERS[self.name].module)
         return module.load(self)
 
 
 def resolve_tracker(name: str, model: str | Path | None = None, *, threshold: float | None = None,
                     device: str = "auto", dtype: str = "float32") -> ResolvedTracker:
     """Locate and check the checkpoint (restricted unpickler; shapes, not code), before any audio is read."""
-    from svcprep.pitch.settings import DEFAULT_THRESHOLDS
-
     if name not in TRACKERS:
         raise ConfigError(f"unknown pitch tracker {name!r}; neural trackers: {', '.join(TRACKERS)}", "method")
-    module = importlib.import_module(TRACKERS[name])
+    module = importlib.import_module(TRACKERS[name].module)
     path = module.locate(model)
     config = module.read_config(path)
     spec = module.spec(config)
-    return ResolvedTracker(name, path, DEFAULT_THRESHOLDS[name] if threshold is None else float(threshold), device,
-                           dtype, spec, config)
+    chosen = TRACKERS[name].default_threshold if threshold is None else float(threshold)
+    return ResolvedTracker(name, path, chosen, device, dtype, spec, config)
 
 
 def load_pitch_tracker(name: str, model: str | Path | None = None, *, threshold: float | None = None,

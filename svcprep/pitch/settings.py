@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcprep.errors import ConfigError
+from svcprep.pitch.registry import TRACKERS
 
 CPU_METHODS = ("parselmouth", "dio", "harvest")  # run in the decode stage, on the CPU
-MODEL_METHODS = ("fcpe", "rmvpe")  # batched on the model device
+MODEL_METHODS = tuple(TRACKERS)  # batched on the model device
 METHODS = CPU_METHODS + MODEL_METHODS
 GRIDS = ("exact", "amphion")
-# The voicing threshold each neural tracker's own projects use by default (torchfcpe, RVC / DDSP-SVC).
-DEFAULT_THRESHOLDS = {"fcpe": 0.006, "rmvpe": 0.03}
 EXTRA_HINT = "pip install 'svcprep[pitch]' (praat-parselmouth, pyworld-prebuilt)"
 
 
@@ -64,7 +63,9 @@ class PitchSettings:
 
     @property
     def voicing_threshold(self) -> float | None:
-        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(self.method)
+        if self.threshold is not None or self.method not in TRACKERS:
+            return self.threshold
+        return TRACKERS[self.method].default_threshold
 
     def replace(self, **changes: Any) -> PitchSettings:
         return dataclasses.replace(self, **changes)

@@ -68,12 +68,17 @@ class Store(ABC):
     def recorded_outputs(self) -> list[str]: ...
 
 
-def open_store(root: Path, naming=None, kind: str = "files") -> Store:
-    """The store of one output root (``kind``: the registered storage backend)."""
-    from svcprep.errors import ConfigError
-    from svcprep.store.files import FileStore
+# One line per storage backend: name -> "module:class" (a Store whose constructor takes (root, naming)).
+STORES = {"files": "svcprep.store.files:FileStore"}
 
-    backends = {FileStore.kind: FileStore}
-    if kind not in backends:
-        raise ConfigError(f"unknown storage {kind!r}; available: {', '.join(backends)}", "storage")
-    return backends[kind](root, naming)
+
+def open_store(root: Path, naming=None, kind: str = "files") -> Store:
+    """The store of one output root (``kind``: a registered storage backend, :data:`STORES`)."""
+    import importlib
+
+    from svcprep.errors import ConfigError
+
+    if kind not in STORES:
+        raise ConfigError(f"unknown storage {kind!r}; available: {', '.join(STORES)}", "storage")
+    module, name = STORES[kind].split(":")
+    return getattr(importlib.import_module(module), name)(root, naming)
