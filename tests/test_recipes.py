@@ -352,6 +352,23 @@ def test_rvc_cuts_fall_inside_the_pauses_and_pieces_fit_its_sampler(rvc):
     assert overlaps and np.allclose(overlaps, 0.3, atol=1e-3)
 
 
+@pytest.mark.parametrize("block", [1 << 17, 1000, 97])  # one block; blocks shorter than the filter's response
+def test_the_high_pass_equals_scipys_lfilter_whatever_the_block(block):
+    from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
+
+    from scipy import signal
+
+    x = np.random.default_rng(3).standard_normal(40000 * 3)
+    response = impulse_response(*butter_highpass(5, 48, 40000))
+    assert len(response) > 1000
+    reference = peer_rules.rvc_highpass(x, 40000)
+    # the reference's own spread: its (b, a) recursion against the same filter as second-order sections
+    spread = np.abs(reference - signal.sosfilt(signal.butter(5, 48, "high", fs=40000, output="sos"), x)).max()
+    ours = apply_filter(x, response, block=block)
+    assert ours.dtype == np.float32
+    assert np.abs(ours - reference).max() <= 4 * spread
+
+
 def test_rvc_pieces_are_its_preprocessing_of_the_take(rvc, takes):
     import librosa
     from scipy import signal

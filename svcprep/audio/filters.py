@@ -48,13 +48,17 @@ def impulse_response(b: np.ndarray, a: np.ndarray, tolerance: float = 1e-17, max
 
 def apply_filter(x: np.ndarray, response: np.ndarray, block: int = 1 << 17) -> np.ndarray:
     """``x`` (1-D) filtered from rest by FFT convolution with ``response``, in blocks (overlap-add): what
-    ``lfilter(b, a, x)`` gives, to float64 precision. Returns float32."""
+    ``lfilter(b, a, x)`` gives, to float64 precision. Returns float32; besides the output, memory holds one block and
+    the response's tail in float64, whatever the length of ``x``."""
     n, m = len(x), len(response)
     size = 1 << int(np.ceil(np.log2(block + m - 1)))
     spectrum = np.fft.rfft(response, size)
-    out = np.zeros(n + m - 1)
+    out = np.empty(n, dtype=np.float32)
+    tail = np.zeros(m - 1)  # what earlier blocks add past their end
     for start in range(0, n, block):
         piece = np.asarray(x[start : start + block], dtype=np.float64)
         conv = np.fft.irfft(np.fft.rfft(piece, size) * spectrum, size)[: len(piece) + m - 1]
-        out[start : start + len(conv)] += conv
-    return out[:n].astype(np.float32)
+        conv[: m - 1] += tail
+        out[start : start + len(piece)] = conv[: len(piece)]  # no later block reaches these samples
+        tail = conv[len(piece) :]
+    return out

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from svcprep.pipeline.decode import DecodeDataset, collate_clip_list
+from svcprep.pipeline.decode import DecodeDataset, collate_clip_list, in_chunks
 from svcprep.pipeline.workers import decode_worker_init
 
 log = logging.getLogger("svcprep")
 MAX_WORKER_RESTARTS = 3
+MIN_CHUNK_SECONDS = 60.0  # of decoded audio per model call group (a batch is never split below it)
 
 
 class LocalBackend:
@@ -27,8 +28,10 @@ class LocalBackend:
         self.num_workers = num_workers
 
     def batches(self, dataset: DecodeDataset, stage) -> Iterator[tuple[list, dict]]:
+        chunk_seconds = max(stage.batch_seconds or 0.0, MIN_CHUNK_SECONDS)
         for clips in self._decoded(dataset):
-            yield clips, stage.run(clips)
+            for chunk in in_chunks(clips, chunk_seconds):  # a sliced take: its pieces a group at a time
+                yield chunk, stage.run(chunk)
 
     def _decoded(self, dataset: DecodeDataset) -> Iterator[list]:
         if self.num_workers <= 0:

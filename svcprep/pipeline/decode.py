@@ -99,6 +99,7 @@ class DecodedClip:
     output_errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # output name -> (stage, reason)
     error: tuple[str, str] | None = None  # (stage, reason): every output of the clip is lost
     source_uid: str | None = None  # the take a piece was cut from
+    ends_take: bool = False  # the last clip of its take (the take's pieces are all known once it is finished)
     span: tuple[int, int] | None = None  # the piece's samples [start, end) at the slicing rate
     frames: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
@@ -175,8 +176,10 @@ class DecodeDataset:
             return [DecodedClip(entry.uid, entry.path, error=("slice", str(exc)),
                                 timings={"decode": decode_seconds, "slice": time.perf_counter() - started})]
         slice_seconds = time.perf_counter() - started
+        seconds, source = source.seconds, None  # the take is in its pieces now: free it
         clips = []
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
+            pieces[index] = None  # each piece's audio is freed once its clip has what it needs
             pending = tuple(name for name in self.plan.outputs if piece.uid not in item.done_pieces.get(name, ()))
             clip = self._clip(piece.uid, entry.path, piece.audio, pending, 0.0, {}) if pending else \
                 DecodedClip(piece.uid, entry.path, piece.audio.seconds)
@@ -186,9 +189,10 @@ class DecodeDataset:
             clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds
             clips[0].timings["slice"] = slice_seconds
         else:
-            clips.append(DecodedClip(entry.uid, entry.path, source.seconds, source_uid=entry.uid,
+            clips.append(DecodedClip(entry.uid, entry.path, seconds, source_uid=entry.uid,
                                      error=("slice", "no piece: the take is silent throughout, or shorter than the "
                                             "shortest piece the slicer keeps")))
+        clips[-1].ends_take = True
         return clips
 
     def _clip(self, uid: str, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
@@ -220,6 +224,20 @@ class DecodeDataset:
             stage = output.stage
             clip.timings[stage] = clip.timings.get(stage, 0.0) + time.perf_counter() - started
         return clip
+
+
+def in_chunks(clips: list[DecodedClip], max_seconds: float) -> list[list[DecodedClip]]:
+    """Consecutive groups of at most ``max_seconds`` of audio (a longer clip goes alone): the pieces of a long take
+    reach the models, and their outputs the writer, a group at a time."""
+    chunks: list[list[DecodedClip]] = []
+    total = 0.0
+    for clip in clips:
+        if not chunks or (chunks[-1] and total + clip.seconds > max_seconds):
+            chunks.append([])
+            total = 0.0
+        chunks[-1].append(clip)
+        total += clip.seconds
+    return chunks
 
 
 def collate_clip_list(batch: list[DecodedClip]) -> list[DecodedClip]:

@@ -137,6 +137,7 @@ class Pipeline:
             ctx.store.naming = recipe.naming(ctx)
             self.contexts.append(ctx)
         self.failed_uids: set[str] = set()
+        self.take_pieces: dict[str, list[tuple[str, int, int]]] = {}  # a take's pieces so far (it may span batches)
         self.batching: tuple[float, int] | None = None
 
     # -- set-up: everything here runs before any model loads ---------------------------------------
@@ -339,6 +340,9 @@ class Pipeline:
                     name = requests[key].spec.name
                     summary.model_clips[name] = summary.model_clips.get(name, 0) + len(results)
                 self._finish_batch(batch, natives, by_key, writer, processed, pieces, summary)
+                for clip in batch:  # handed to the writer: the decoded audio is no longer needed
+                    clip.model_audio.clear()
+                    clip.partials.clear()
                 seconds = sum(clip.seconds for clip in batch)
                 summary.audio_seconds += seconds
                 progress.update(seconds)
@@ -358,13 +362,15 @@ class Pipeline:
 
     def _finish_batch(self, batch: list[DecodedClip], natives: dict, by_key: dict[str, _Planned],
                       writer: BackgroundWriter, processed: set[str], pieces: Any, summary: RunSummary) -> None:
-        takes: dict[str, list[tuple[str, int, int]]] = {}
+        finished_takes = []
         for clip in batch:
             self.profile.add(clip.timings)
             if clip.source_uid is not None:
-                takes.setdefault(clip.source_uid, [])
+                self.take_pieces.setdefault(clip.source_uid, [])
                 if clip.span is not None:
-                    takes[clip.source_uid].append((clip.uid, *clip.span))
+                    self.take_pieces[clip.source_uid].append((clip.uid, *clip.span))
+                if clip.ends_take:
+                    finished_takes.append(clip.source_uid)
             if clip.error:
                 self._fail(clip.uid, clip.path, *clip.error, self.stores)
                 processed.add(clip.uid)
@@ -394,8 +400,8 @@ class Pipeline:
                 writer.submit(WriteJob(clip.uid, p.store, [(f, files[f.name]) for f in p.record.files], p.done_list,
                                        p.output.name))
         if pieces is not None:
-            for take, uids in takes.items():
-                pieces.append(take, uids)
+            for take in finished_takes:
+                pieces.append(take, self.take_pieces.pop(take))
 
     def _finish_output(self, clip: DecodedClip, info: Any, p: _Planned, natives: dict, failed: set[str],
                        by_key: dict[str, _Planned]) -> tuple[dict[str, Any], str, str | None]:
