@@ -352,11 +352,22 @@ def test_rvc_cuts_fall_inside_the_pauses_and_pieces_fit_its_sampler(rvc):
     assert overlaps and np.allclose(overlaps, 0.3, atol=1e-3)
 
 
+@pytest.mark.parametrize("block", [1 << 20, 1000, 7])
+def test_the_slicers_frame_rms_is_each_frames_own_rms_whatever_the_block(block):
+    from svcprep.audio.slicing import frame_rms
+
+    x = np.random.default_rng(5).standard_normal(20011).astype(np.float32)
+    window, hop = 240, 60
+    padded = np.concatenate([np.zeros(window // 2), x.astype(np.float64), np.zeros(window // 2)])
+    direct = [np.sqrt(np.mean(padded[i : i + window] ** 2)) for i in range(0, len(padded) - window + 1, hop)]
+    np.testing.assert_allclose(frame_rms(x, window, hop, block=block), direct, rtol=1e-9)
+
+
 @pytest.mark.parametrize("block", [1 << 17, 1000, 97])  # one block; blocks shorter than the filter's response
 def test_the_high_pass_equals_scipys_lfilter_whatever_the_block(block):
-    from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
-
     from scipy import signal
+
+    from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
 
     x = np.random.default_rng(3).standard_normal(40000 * 3)
     response = impulse_response(*butter_highpass(5, 48, 40000))

@@ -104,14 +104,30 @@ def slice_settings_from(value: Any, overrides: dict[str, Any] | None = None) -> 
     return SliceSettings(**base)
 
 
-def frame_rms(samples: np.ndarray, window: int, hop: int) -> np.ndarray:
-    """RMS of ``window``-long frames every ``hop`` samples, frame i centred on sample ``i·hop`` (zero-padded)."""
+def frame_rms(samples: np.ndarray, window: int, hop: int, block: int = 1 << 20) -> np.ndarray:
+    """RMS of ``window``-long frames every ``hop`` samples, frame i centred on sample ``i·hop`` (zero-padded).
+
+    From running sums of squares in float64, read at each frame's edges; the sums are accumulated a block at a
+    time (the same sequential sums as over the whole take, in memory of one block)."""
     half = window // 2
-    padded = np.concatenate([np.zeros(half), np.asarray(samples, np.float64), np.zeros(half)])
-    count = 1 + (len(padded) - window) // hop
-    cumulative = np.concatenate([[0.0], np.cumsum(padded**2)])
+    length = len(samples)
+    count = 1 + (length + 2 * half - window) // hop
     starts = np.arange(count) * hop
-    return np.sqrt(np.maximum(cumulative[starts + window] - cumulative[starts], 0.0) / window)
+    # sum of squares of the zero-padded signal before index k = that of samples[: clip(k - half, 0, length)]
+    edges = np.clip(np.concatenate([starts, starts + window]) - half, 0, length)
+    order = np.argsort(edges, kind="stable")
+    sorted_edges = edges[order]
+    sums = np.zeros(len(edges))
+    running = 0.0
+    for first in range(0, length, block):
+        piece = np.asarray(samples[first : first + block], dtype=np.float64)
+        cumulative = np.cumsum(np.concatenate([[running], piece * piece]))  # sums before first .. first + len
+        lo = np.searchsorted(sorted_edges, first, side="left")
+        hi = np.searchsorted(sorted_edges, first + len(piece), side="right")
+        chosen = order[lo:hi]
+        sums[chosen] = cumulative[edges[chosen] - first]
+        running = float(cumulative[-1])
+    return np.sqrt(np.maximum(sums[count:] - sums[:count], 0.0) / window)
 
 
 def silent_spans(rms: np.ndarray, threshold: float, min_length: int, min_interval: int,
