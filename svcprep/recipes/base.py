@@ -118,6 +118,16 @@ class Recipe:
 #   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]
 
 
+def content_recipe(cls, data: dict[str, Any], keys: tuple[str, ...], choice: tuple[str, dict, str], base: Path,
+                   model_paths: dict[str, str], options: dict[str, dict], pitch_defaults):
+    """A recipe of class ``cls`` from its settings (:func:`recipe_settings`); ``choice`` = (the key that names its
+    content encoder, the table ``value -> (extractor name, ...)``, the default value)."""
+    key, table, default = choice
+    recipe = cls.name
+    extractor = table.get({**data, **options.get(recipe, {})}.get(key, default), (None,))[0]
+    return cls(**recipe_settings(recipe, data, keys, extractor, base, model_paths, options, pitch_defaults))
+
+
 def recipe_settings(recipe: str, data: dict[str, Any], keys: tuple[str, ...], extractor: str | None, base: Path,
                     model_paths: dict[str, str], options: dict[str, dict], pitch_defaults) -> dict[str, Any]:
     """The settings of a recipe whose content comes from one ContentVec-family extractor and whose F0 from one

@@ -232,11 +232,10 @@ KEYS = ("encoder", "model", "options", "pitch", "method", "sample_rate", "block_
 
 def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
               options: dict[str, dict]) -> DdspRecipe:
-    from svcprep.recipes.base import recipe_settings
+    from svcprep.recipes.base import content_recipe
 
-    extractor = ENCODERS.get({**data, **options.get(NAME, {})}.get("encoder", "contentvec768l12"), (None,))[0]
-    return DdspRecipe(**recipe_settings(NAME, data, KEYS, extractor, base, model_paths, options,
-                                        PitchSettings(method="rmvpe", threshold=0.03)))
+    return content_recipe(DdspRecipe, data, KEYS, ("encoder", ENCODERS, "contentvec768l12"), base, model_paths, options,
+                          PitchSettings(method="rmvpe", threshold=0.03))
 
 
 def naming_from_record(data: dict[str, Any]) -> Naming:

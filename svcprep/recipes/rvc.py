@@ -228,11 +228,10 @@ KEYS = ("version", "sample_rate", "model", "options", "pitch")
 
 def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
               options: dict[str, dict]) -> RvcRecipe:
-    from svcprep.recipes.base import recipe_settings
+    from svcprep.recipes.base import content_recipe
 
-    extractor = VERSIONS.get({**data, **options.get(NAME, {})}.get("version", "v2"), (None,))[0]
-    return RvcRecipe(**recipe_settings(NAME, data, KEYS, extractor, base, model_paths, options,
-                                       PitchSettings(method="rmvpe", threshold=0.03)))
+    return content_recipe(RvcRecipe, data, KEYS, ("version", VERSIONS, "v2"), base, model_paths, options,
+                          PitchSettings(method="rmvpe", threshold=0.03))
 
 
 def naming_from_record(data: dict[str, Any]) -> Naming:

@@ -296,11 +296,10 @@ def default_pitch(model_paths: dict[str, str], data: Any, options: dict[str, dic
 
 def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
               options: dict[str, dict]) -> SovitsRecipe:
-    from svcprep.recipes.base import recipe_settings
+    from svcprep.recipes.base import content_recipe
 
-    extractor = ENCODERS.get({**data, **options.get(NAME, {})}.get("speech_encoder", "vec768l12"), (None,))[0]
-    return SovitsRecipe(**recipe_settings(NAME, data, KEYS, extractor, base, model_paths, options,
-                                          PitchSettings(method="rmvpe", threshold=0.05)))
+    return content_recipe(SovitsRecipe, data, KEYS, ("speech_encoder", ENCODERS, "vec768l12"), base, model_paths,
+                          options, PitchSettings(method="rmvpe", threshold=0.05))
 
 
 def naming_from_record(data: dict[str, Any]) -> Naming:
