@@ -87,8 +87,15 @@ def test_batched_equals_one_by_one_and_long_clips_run_in_exact_windows(name, fcp
     finally:
         tracker.window_frames, tracker.context_frames = window, context
     assert windowed.shape == alone[0].shape
-    if name == "fcpe":
-        assert torch.equal(windowed, alone[0])
+    if name == "fcpe":  # windows differ from the whole clip by float32 rounding alone (one window short: ~3e-4)
+        rounding = torch.max(torch.abs(alone[0].double() - float64_salience(x)))
+        assert torch.max(torch.abs(windowed.double() - alone[0].double())) <= 2 * rounding
+
+
+def float64_salience(x):
+    """FCPE's salience with its network in float64: how far float32 rounding alone moves the same computation
+    on this CPU."""
+    return load_pitch_tracker("fcpe", device="cpu", dtype=torch.float64).salience([x])[0].double()
 
 
 def test_full_size_rmvpe_in_both_published_forms(tmp_path):

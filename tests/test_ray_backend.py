@@ -148,3 +148,33 @@ def test_a_killed_driver_resumes(job):
     ran = re.search(r"models ran on \(clips\): hubert (\d+)", output)
     assert ran and int(ran.group(1)) == NUM_FILES - len(hubert_before), output
     assert files(out) == files(root / "local")
+
+
+def test_a_model_actor_that_keeps_dying_stops_the_run_with_one_line(job):
+    """Every model actor is killed as soon as it appears (a model that crashes its process): the run stops instead
+    of restarting actors forever, with one line saying why and where Ray's trace is, and a failing exit code."""
+    root, command = job
+    out = root / "actor_crash_loop"
+    proc = start(command(out, "--backend", "ray"))
+    killed = set()
+
+    def kill_model_actors():
+        for pid in session_processes(proc.pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"_Models" in cmdline and pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+        return False
+
+    try:
+        wait_until(kill_model_actors, proc)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        kill_session(proc.pid)
+    assert proc.returncode not in (0, None), output
+    assert "the Ray backend stopped" in output and "restarted at most" in output, output
+    assert "Traceback" not in output, output
+    assert 0 < len(killed), output

@@ -487,3 +487,59 @@ def test_two_recipes_in_one_pass_decode_each_file_once_and_equal_separate_runs(t
         for path in files:
             assert path.read_bytes() == (tmp_path / "both" / name / path.relative_to(tmp_path / name)).read_bytes()
     assert cli("verify", tmp_path / "both").exit_code == 0
+
+
+# -- verify reads each trainer's tree --------------------------------------------------------------------------
+def _transpose_a_ddsp_mel(out):
+    path = sorted((out / "train" / "mel").rglob("*.npy"))[0]
+    np.save(path, np.load(path).T.copy())  # (n_mels, T): what made DDSP-SVC 6.1's loader recurse forever
+    return "as (T, n_mels)"
+
+
+def _drop_a_speaker_from_spk(out):
+    fragment = json.loads((out / "svcprep_sovits.json").read_text())
+    del fragment["spk"]["bob"]
+    (out / "svcprep_sovits.json").write_text(json.dumps(fragment))
+    return "not in spk"
+
+
+def _unfilled_sovits_f0(out):
+    path = out / "dataset" / "44k" / "alice" / "a1.wav.f0.npy"
+    f0 = np.load(path, allow_pickle=True)
+    f0[0] = np.where(f0[1] > 0, f0[0], 0.0)  # unvoiced frames left at zero, as a raw tracker gives them
+    np.save(path, f0, allow_pickle=True)
+    return "holds a zero"
+
+
+def _rvc_coarse_pitch_off_by_one(out):
+    path = sorted((out / "2a_f0").glob("*.npy"))[0]
+    np.save(path, np.load(path) + 1)
+    return "2a_f0 is not RVC's coarse pitch"
+
+
+def _rvc_coarse_pitch_deleted(out):
+    sorted((out / "2a_f0").glob("*.npy"))[0].unlink()
+    return "cannot be read"
+
+
+def _no_ddsp_pitch_aug_dict(out):
+    (out / "val" / "pitch_aug_dict.npy").unlink()
+    return "pitch_aug_dict.npy"
+
+
+@pytest.mark.parametrize("tree, damage", [("sovits", _unfilled_sovits_f0), ("sovits", _drop_a_speaker_from_spk),
+                                          ("ddsp", _transpose_a_ddsp_mel), ("ddsp", _no_ddsp_pitch_aug_dict),
+                                          ("rvc", _rvc_coarse_pitch_off_by_one), ("rvc", _rvc_coarse_pitch_deleted)])
+def test_verify_flags_what_each_trainers_loader_would_trip_on(tree, damage, request, tmp_path):
+    """A copy of a finished tree verifies clean; damaged as a user or a peer's script might, it fails with the
+    recipe's own words (never a traceback, also for a deleted file)."""
+    import shutil
+
+    original = request.getfixturevalue(tree)
+    copy = tmp_path / original.name
+    shutil.copytree(original, copy)  # (RVC's file list names the original's absolute paths, which still exist)
+    before = cli("verify", copy)
+    expected = damage(copy)
+    after = cli("verify", copy)
+    assert before.exit_code == 0, before.output
+    assert after.exit_code == 1 and expected in after.output, after.output

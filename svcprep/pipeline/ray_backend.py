@@ -9,6 +9,7 @@ local writer: the same atomic writes, done-lists, records and failure log. Ray i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from svcprep.pipeline.decode import DecodeDataset
 
 BATCHES_PER_BLOCK = 16
 MAX_ACTOR_RESTARTS = 3
+RAY_LOG_DIR = "/tmp/ray/session_latest/logs"  # where Ray keeps its logs, on the head node
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,19 @@ class RayBackend:
             decoded = decoded.map(_Models, fn_constructor_args=(stage, threads), concurrency=options.workers,
                                   num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_worker,
                                   max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_ACTOR_RESTARTS)
+        # Ray Data prints internal stack traces on its console logger; the reason is reported below in one line
+        # and the full trace stays in Ray's own log files.
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         try:
             for row in decoded.iter_rows():
                 yield row["clips"], row.get("natives", {})
         except ray.exceptions.RayError as exc:  # a task that kept failing, a model that does not load, ...
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise SvcprepError(f"the Ray backend stopped: {reason} (a model actor is restarted at most "
-                               f"{MAX_ACTOR_RESTARTS} times); files finished so far are kept, rerun to resume") from exc
+            raise SvcprepError(f"the Ray backend stopped: {first_line(exc)} (a model actor is restarted at most "
+                               f"{MAX_ACTOR_RESTARTS} times; the full trace is in {RAY_LOG_DIR} on the head node); "
+                               "files finished so far are kept, rerun to resume") from exc
+
+def first_line(error: BaseException, max_chars: int = 200) -> str:
+    """The first non-empty line of an error's message (Ray's run to dozens of lines), at most ``max_chars``."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    line = lines[0] if lines else type(error).__name__
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from svcprep.errors import SvcprepError
 from svcprep.pipeline.corpus import Corpus
 from svcprep.store.files import FileStore
 from svcprep.store.naming import DEFAULT_NAMING, Naming
@@ -116,6 +117,26 @@ class Recipe:
 # Each recipe module also defines, for ``verify`` (which has no run config, only the records):
 #   naming_from_record(data: dict) -> Naming
 #   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]
+
+MAX_LISTED_PROBLEMS = 5
+# What reading one uid's files may raise in a tree check: a file missing, cut short, or not what it claims to be.
+READ_ERRORS = (OSError, ValueError, EOFError, SvcprepError)
+
+
+def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
+    """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(uid)`` returns a problem, at most
+    :data:`MAX_LISTED_PROBLEMS`; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
+    problems: list[tuple[str, str]] = []
+    for uid in sorted(uids):
+        try:
+            what = check_uid(uid)
+        except READ_ERRORS as exc:
+            what = f"a file cannot be read: {exc}"
+        if what:
+            problems.append((uid, what))
+            if len(problems) >= MAX_LISTED_PROBLEMS:
+                break
+    return problems
 
 
 def content_recipe(cls, data: dict[str, Any], keys: tuple[str, ...], choice: tuple[str, dict, str], base: Path,

@@ -36,7 +36,7 @@ from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.pipeline.config import ExtractorConfig, check_choice, check_number
 from svcprep.pitch.settings import PitchSettings
 from svcprep.presets import load_preset
-from svcprep.recipes.base import Recipe, RecipeContext
+from svcprep.recipes.base import Recipe, RecipeContext, uid_problems
 from svcprep.recipes.speakers import NameTable, name_table, ordered
 from svcprep.store.naming import Naming
 from svcprep.store.records import FileRecord
@@ -244,7 +244,6 @@ def naming_from_record(data: dict[str, Any]) -> Naming:
 
 def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
     """Shapes DDSP-SVC's loaders never check: units (N, D), f0/volume (N,) with no zero F0, mel (N - 1, 128)."""
-    problems = []
     needed = ("audio", "units", "f0", "volume", "mel")
     if not all(n in records for n in needed):
         return [(NAME, "a core output has no record")]
@@ -252,7 +251,8 @@ def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, s
     for name in needed:
         done = set(store.done_list(records[name], "verify").load())
         complete = done if complete is None else complete & done
-    for uid in sorted(complete or ()):
+
+    def check_uid(uid: str) -> str | None:
         length = store.header(records["audio"].files[0], uid)[0][0]
         frames = length // records["f0"].grid.hop_length + 1
         units = store.header(records["units"].files[0], uid)[0]
@@ -260,10 +260,11 @@ def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, s
         mel = store.header(records["mel"].files[0], uid)[0]
         volume = store.header(records["volume"].files[0], uid)[0]
         if units[0] != frames or f0.shape != (frames,) or volume != (frames,) or mel[0] != frames - 1:
-            problems.append((uid, f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = "
-                                  f"{frames} (mel N - 1, as (T, n_mels))"))
-        elif (f0 <= 0).any():
-            problems.append((uid, "f0 holds a zero: unvoiced frames must be filled"))
+            return (f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = {frames} "
+                    "(mel N - 1, as (T, n_mels))")
+        return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
+
+    problems = uid_problems(complete or (), check_uid)
     for split in SPLITS:
         if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
             problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))

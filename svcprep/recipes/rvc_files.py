@@ -10,6 +10,7 @@ import numpy as np
 from svcprep.audio.io import Audio
 from svcprep.outputs.base import ClipInfo
 from svcprep.pipeline.decode import ClipAudio
+from svcprep.recipes.base import uid_problems
 from svcprep.recipes.rvc import FILELIST, MUTE, MUTE_SECONDS, coarse_pitch
 
 MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
@@ -61,24 +62,25 @@ def write_filelist(store, ctx, outputs: list) -> int:
 
 
 def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
     if not all(n in records for n in ("gt", "wav16k", "pitch", "feature")):
         return [("rvc", "a core output has no record")]
     pitch, gt = records["pitch"], records["gt"]
     done = set(store.done_list(pitch, "verify").load()) & set(store.done_list(gt, "verify").load())
-    for uid in sorted(done):
+
+    def check_uid(uid: str) -> str | None:
         f0nsf = store.read(pitch.file("f0nsf"), uid)
         coarse = store.read(pitch.file("f0"), uid)
         length = store.header(records["wav16k"].files[0], uid)[0][0]
         seconds = store.header(gt.files[0], uid)[0][0] / data.get("sample_rate", 40000)
         if f0nsf.shape != (length // 160 + 1,):
-            problems.append((uid, f"2b-f0nsf has {f0nsf.shape} frames, the 16 kHz wav gives {length // 160 + 1}"))
-        elif not np.array_equal(coarse, coarse_pitch(f0nsf)):
-            problems.append((uid, "2a_f0 is not RVC's coarse pitch of 2b-f0nsf"))
-        elif not MIN_PIECE_SECONDS <= seconds <= MAX_PIECE_SECONDS:
-            problems.append((uid, f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"))
-        if len(problems) >= 5:
-            break
+            return f"2b-f0nsf has {f0nsf.shape} frames, the 16 kHz wav gives {length // 160 + 1}"
+        if not np.array_equal(coarse, coarse_pitch(f0nsf)):
+            return "2a_f0 is not RVC's coarse pitch of 2b-f0nsf"
+        if not MIN_PIECE_SECONDS <= seconds <= MAX_PIECE_SECONDS:
+            return f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"
+        return None
+
+    problems = uid_problems(done, check_uid)
     if not store.has_dataset_file(FILELIST):
         return problems + [(FILELIST, "missing: RVC trains from it")]
     for line in store.dataset_path(FILELIST).read_text(encoding="utf-8").splitlines():

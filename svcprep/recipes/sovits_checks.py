@@ -12,13 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.recipes.base import uid_problems
 from svcprep.recipes.sovits import FRAGMENT, TRAIN_LIST, VAL_LIST
-
-MAX_LISTED = 5
 
 
 def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
     if not all(name in records for name in ("wav", "f0", "soft", "vol", "spec")):
         return [("so-vits-svc", "a core output (wav, f0, soft, vol, spec) has no record")]
     hop = records["f0"].grid.hop_length if records["f0"].grid else 512
@@ -28,12 +26,7 @@ def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, st
     for name in ("wav", "f0", "soft", "vol", "spec"):
         done = set(store.done_list(records[name], "verify").load())
         complete = done if complete is None else complete & done
-    for uid in sorted(complete or ()):
-        what = _check_uid(store, records, uid, hop, width)
-        if what:
-            problems.append((uid, what))
-            if len(problems) >= MAX_LISTED:
-                break
+    problems = uid_problems(complete or (), lambda uid: _check_uid(store, records, uid, hop, width))
     listed_speakers = set()
     for listing in (TRAIN_LIST, VAL_LIST):
         if not store.has_dataset_file(listing):
