@@ -6,9 +6,9 @@ pitch default (parselmouth for Amphion, FCPE for so-vits-svc), 30 sung clips of 
 run starts once, decodes each file once and loads each model once, and a model runs once on audio that several
 recipes feed it. These two recipes share no model input: so-vits-svc's ContentVec and F0 read its trimmed,
 peak-normalised int16 audio (what its own scripts compute them from), Amphion's read the source audio, and
-Whisper and parselmouth are Amphion's alone. So the combined run cannot cost 1.3× the slower single run (the
-"combined / slower single" row, reported) without changing one tree's files; the target it holds is that one pass
-costs no more than the two runs it replaces. Exit code 1 when it does.
+Whisper and parselmouth are Amphion's alone; what one pass saves is start-up, decoding and model loading. Targets:
+the combined run costs at most 1.3× the slower single run, and no more than the two runs it replaces. Exit code 1
+when either is missed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from bench.process_tree import measure  # noqa: E402
 from svcprep.demo import tiny_models  # noqa: E402
 from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
 
-TARGET = 1.0  # combined / sum of the single runs
+TARGET_SLOWER = 1.3  # combined / the slower single run
+TARGET_SUM = 1.0  # combined / sum of the single runs
 
 
 def main() -> int:
@@ -57,17 +58,22 @@ def main() -> int:
     slower = max(walls["amphion-svc"], walls["so-vits-svc"])
     combined = walls["amphion-svc + so-vits-svc"]
     ratio = combined / (walls["amphion-svc"] + walls["so-vits-svc"])
-    rows.append(["combined / slower single (no shared model input: for information)", f"{combined / slower:.2f}×",
-                 "", ""])
-    rows.append(["combined / sum of singles", f"{ratio:.2f}× (≤{TARGET:g}×)", "", ""])
+    rows.append(["combined / slower single", f"{combined / slower:.2f}× (≤{TARGET_SLOWER:g}×)", "", ""])
+    rows.append(["combined / sum of singles", f"{ratio:.2f}× (≤{TARGET_SUM:g}×)", "", ""])
     write_table("recipes", ["run", "wall (whole process)", "× real time", "peak RSS (tree)"], rows,
                 [f"30 clips, {audio_seconds:.0f} s of 44.1 kHz FLAC; Whisper-base encoder and a 12 × 768 ContentVec "
                  "(random weights); Amphion: mels, energy, parselmouth pitch, both features, statistics; so-vits-svc: "
                  "wavs, ContentVec, FCPE, volume, spectrogram, file lists. CPU, one run each, model load included."])
-    if ratio > TARGET:
+    failed = False
+    if combined / slower > TARGET_SLOWER:
+        print(f"FAIL: the combined run costs {combined / slower:.2f}× the slower single run")
+        failed = True
+    if ratio > TARGET_SUM:
         print(f"FAIL: the combined run costs {ratio:.2f}× the two single runs")
+        failed = True
+    if failed:
         return 1
-    print("PASS: two recipes in one pass cost no more than two runs")
+    print("PASS: two recipes in one pass cost at most 1.3× the slower run and no more than the two runs")
     return 0
 
 
