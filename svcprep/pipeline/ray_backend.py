@@ -98,6 +98,7 @@ class RayBackend:
                                f"{MAX_ACTOR_RESTARTS} times; the full trace is in {RAY_LOG_DIR} on the head node); "
                                "files finished so far are kept, rerun to resume") from exc
 
+
 def first_line(error: BaseException, max_chars: int = 200) -> str:
     """The first non-empty line of an error's message (Ray's run to dozens of lines), at most ``max_chars``."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -123,6 +123,11 @@ MAX_LISTED_PROBLEMS = 5
 READ_ERRORS = (OSError, ValueError, EOFError, SvcprepError)
 
 
+def finished_in_all(store, records: dict, names: tuple[str, ...]) -> set[str]:
+    """The uids in the current done-list of every output named."""
+    return set.intersection(*(set(store.done_list(records[name], "verify").load()) for name in names))
+
+
 def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
     """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(uid)`` returns a problem, at most
     :data:`MAX_LISTED_PROBLEMS`; a file that cannot be read is that uid's problem, never a crash of ``verify``."""

@@ -36,7 +36,7 @@ from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.pipeline.config import ExtractorConfig, check_choice, check_number
 from svcprep.pitch.settings import PitchSettings
 from svcprep.presets import load_preset
-from svcprep.recipes.base import Recipe, RecipeContext, uid_problems
+from svcprep.recipes.base import Recipe, RecipeContext, finished_in_all, uid_problems
 from svcprep.recipes.speakers import NameTable, name_table, ordered
 from svcprep.store.naming import Naming
 from svcprep.store.records import FileRecord
@@ -247,10 +247,6 @@ def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, s
     needed = ("audio", "units", "f0", "volume", "mel")
     if not all(n in records for n in needed):
         return [(NAME, "a core output has no record")]
-    complete = None
-    for name in needed:
-        done = set(store.done_list(records[name], "verify").load())
-        complete = done if complete is None else complete & done
 
     def check_uid(uid: str) -> str | None:
         length = store.header(records["audio"].files[0], uid)[0][0]
@@ -264,7 +260,7 @@ def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, s
                     "(mel N - 1, as (T, n_mels))")
         return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
 
-    problems = uid_problems(complete or (), check_uid)
+    problems = uid_problems(finished_in_all(store, records, needed), check_uid)
     for split in SPLITS:
         if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
             problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))

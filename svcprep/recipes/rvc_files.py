@@ -10,7 +10,7 @@ import numpy as np
 from svcprep.audio.io import Audio
 from svcprep.outputs.base import ClipInfo
 from svcprep.pipeline.decode import ClipAudio
-from svcprep.recipes.base import uid_problems
+from svcprep.recipes.base import finished_in_all, uid_problems
 from svcprep.recipes.rvc import FILELIST, MUTE, MUTE_SECONDS, coarse_pitch
 
 MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
@@ -65,7 +65,6 @@ def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, st
     if not all(n in records for n in ("gt", "wav16k", "pitch", "feature")):
         return [("rvc", "a core output has no record")]
     pitch, gt = records["pitch"], records["gt"]
-    done = set(store.done_list(pitch, "verify").load()) & set(store.done_list(gt, "verify").load())
 
     def check_uid(uid: str) -> str | None:
         f0nsf = store.read(pitch.file("f0nsf"), uid)
@@ -80,7 +79,7 @@ def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, st
             return f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"
         return None
 
-    problems = uid_problems(done, check_uid)
+    problems = uid_problems(finished_in_all(store, records, ("pitch", "gt")), check_uid)
     if not store.has_dataset_file(FILELIST):
         return problems + [(FILELIST, "missing: RVC trains from it")]
     for line in store.dataset_path(FILELIST).read_text(encoding="utf-8").splitlines():

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from svcprep.recipes.base import uid_problems
+from svcprep.recipes.base import finished_in_all, uid_problems
 from svcprep.recipes.sovits import FRAGMENT, TRAIN_LIST, VAL_LIST
 
 
@@ -22,11 +22,8 @@ def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, st
     hop = records["f0"].grid.hop_length if records["f0"].grid else 512
     fragment = store.read_dataset_file(FRAGMENT, "json") if store.has_dataset_file(FRAGMENT) else {}
     width = (fragment.get("model") or {}).get("ssl_dim")
-    complete = None
-    for name in ("wav", "f0", "soft", "vol", "spec"):
-        done = set(store.done_list(records[name], "verify").load())
-        complete = done if complete is None else complete & done
-    problems = uid_problems(complete or (), lambda uid: _check_uid(store, records, uid, hop, width))
+    complete = finished_in_all(store, records, ("wav", "f0", "soft", "vol", "spec"))
+    problems = uid_problems(complete, lambda uid: _check_uid(store, records, uid, hop, width))
     listed_speakers = set()
     for listing in (TRAIN_LIST, VAL_LIST):
         if not store.has_dataset_file(listing):
