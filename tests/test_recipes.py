@@ -489,6 +489,36 @@ def test_two_recipes_in_one_pass_decode_each_file_once_and_equal_separate_runs(t
     assert cli("verify", tmp_path / "both").exit_code == 0
 
 
+
+def test_configs_that_feed_a_model_the_same_audio_share_one_forward(tmp_path, corpus, content_model, monkeypatch):
+    """Two trees on different mel grids (24 kHz / 256 and Vevo's 24 kHz / 480) from one ContentVec: one pass runs the
+    model once per clip, and each tree equals its own run."""
+    import svcprep.pipeline.models as models
+
+    small = short_clips(corpus, tmp_path / "c")
+    configs = []
+    for preset in ("amphion-svc-24k", "vevo-24k"):
+        config = tmp_path / f"{preset}.yaml"
+        config.write_text(json.dumps({"recipe": "amphion", "preset": preset, "mels": True, "keep_native": True,
+                                      "extractors": [{"name": "contentvec", "model": str(content_model),
+                                                      "options": {"layer": 2}}]}))
+        configs.append(config)
+    forwards = []
+    real = models.extract_clips
+    monkeypatch.setattr(models, "extract_clips", lambda model, waves: forwards.extend(waves) or real(model, waves))
+    both = cli("run", "-c", configs[0], "-c", configs[1], "--corpus", small, "--out", tmp_path / "both")
+    assert both.exit_code == 0, both.output
+    num_clips = len(list(small.rglob("*.wav")))
+    assert len(forwards) == num_clips  # each clip through the model once, for both trees
+    for config in configs:
+        alone = cli("run", "-c", config, "--corpus", small, "--out", tmp_path / config.stem)
+        assert alone.exit_code == 0, alone.output
+        files = [p for p in (tmp_path / config.stem).rglob("*.npy") if ".svcprep" not in p.parts]
+        assert len(files) == 3 * num_clips  # mels, aligned and native ContentVec
+        for path in files:
+            assert path.read_bytes() == (tmp_path / "both" / config.stem / path.relative_to(tmp_path / config.stem)
+                                         ).read_bytes()
+
 # -- verify reads each trainer's tree --------------------------------------------------------------------------
 def _transpose_a_ddsp_mel(out):
     path = sorted((out / "train" / "mel").rglob("*.npy"))[0]
