@@ -207,6 +207,19 @@ def test_huge_amplitude_audio_fails_and_never_enters_the_statistics(tmp_path):
     assert np.isfinite(low).all() and np.isfinite(high).all()
 
 
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_sample_in_a_float_file_fails_at_decode(tmp_path, value):
+    corpus = tmp_path / "c"
+    write_corpus(corpus, (SyntheticFile("s/ok.wav", 0.8, 24000, 1),))
+    samples = np.zeros((24000, 2), np.float32)
+    samples[12345, 1] = value  # one sample, in the second channel
+    sf.write(corpus / "s" / "bad.wav", samples, 24000, subtype="FLOAT")
+    summary = run_pipeline(amphion_config(corpus, tmp_path / "o", mels=True, pitch=None, num_workers=0))
+    assert summary.failed == 1 and done_uids(tmp_path / "o", "mels") == {"s/ok"}
+    failure = json.loads((tmp_path / "o" / "_failures.jsonl").read_text().splitlines()[-1])
+    assert failure["uid"] == "s/bad" and failure["stage"] == "decode" and "NaN or infinite" in failure["reason"]
+
 def test_a_nan_from_a_model_fails_that_clip_and_writes_nothing(tmp_path, corpus, tiny_models_by_name, monkeypatch):
     from svcprep.extractors.base import BatchExtractor
 

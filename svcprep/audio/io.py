@@ -61,7 +61,7 @@ def decode(path: Path) -> Audio:
         raise AudioLoadError(f"cannot decode audio: {exc}") from exc
     if samples.shape[0] == 0:
         raise AudioLoadError("audio file has no samples")
-    if not np.isfinite(samples).all():
+    if not (np.isfinite(samples.max()) and np.isfinite(samples.min())):  # NaN propagates; ±inf is an extreme
         raise AudioLoadError("audio contains NaN or infinite samples")
     return Audio(samples, int(sample_rate))
 
@@ -87,8 +87,8 @@ def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length
 def to_channels(audio: Audio, channels: int) -> np.ndarray:
     """Mono ``(N,)`` by averaging channels, or ``(N, channels)`` (mono duplicated, extra channels dropped)."""
     x = audio.samples
-    if channels == 1:
-        return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0].copy()
+    if channels == 1:  # a mono file's own samples, not a copy (nothing downstream writes into audio in place)
+        return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else np.ascontiguousarray(x[:, 0])
     if x.shape[1] == 1:
         return np.repeat(x, channels, axis=1)
     return np.ascontiguousarray(x[:, :channels])

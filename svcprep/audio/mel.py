@@ -74,7 +74,8 @@ class MelExtractor:
 
         Frame ``i`` reads padded samples ``[i*hop, i*hop + n_fft)`` and nothing else, so chunks give the same
         frames as one STFT over the whole clip, while the STFT's complex spectrum (the memory peak: 8 bytes per
-        bin per frame) exists for one chunk only.
+        bin per frame) and the reflect-padded samples exist for one chunk only (only the clip's two ends are
+        padded, by reflecting the chunk that holds them).
         """
         import torch
 
@@ -84,18 +85,27 @@ class MelExtractor:
                 f"clip has {len(wav)} samples at {p.sample_rate} Hz; the mel needs at least {self.min_samples}")
         num_frames = p.num_frames(len(wav))
         out = np.empty((p.n_mels, num_frames), dtype=np.float32)
+        y = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
         with torch.inference_mode():
-            y = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None, None],
-                                        (self.pad, self.pad), mode="reflect")[0, 0]
             for first in range(0, num_frames, chunk_frames):
                 last = min(num_frames, first + chunk_frames)
-                piece = y[first * p.hop_length : (last - 1) * p.hop_length + p.n_fft]
+                piece = self._padded_span(y, first * p.hop_length, (last - 1) * p.hop_length + p.n_fft)
                 spec = torch.stft(piece, p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
                                   window=self.window, center=False, normalized=False, onesided=True,
                                   return_complex=True)
                 magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
                 out[:, first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).numpy()
         return out if p.mel_layout == "mels_by_frames" else out.T.copy()
+
+    def _padded_span(self, y, begin: int, end: int):
+        """Samples ``[begin, end)`` of ``y`` reflect-padded by ``pad`` on both sides, without padding all of ``y``."""
+        import torch
+
+        left, right = max(0, self.pad - begin), max(0, end - self.pad - len(y))
+        piece = y[max(0, begin - self.pad) : min(len(y), end - self.pad)]
+        if left or right:
+            piece = torch.nn.functional.pad(piece[None, None], (left, right), mode="reflect")[0, 0]
+        return piece
 
 
 def energy_from_mel(mel: np.ndarray, time_axis: int = 1) -> np.ndarray:
