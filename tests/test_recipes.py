@@ -471,8 +471,8 @@ def test_two_recipes_in_one_pass_decode_each_file_once_and_equal_separate_runs(t
     whisper = ["--model", f"whisper={tiny_models_by_name['whisper'][0]}"]
     models = ["--model", f"contentvec={content_model}", "--set", "contentvec.layer=2", "--set", "pitch.method=dio"]
     decoded = []
-    real = decode.decode_source
-    monkeypatch.setattr(decode, "decode_source", lambda path: decoded.append(path) or real(path))
+    real = decode.decode
+    monkeypatch.setattr(decode, "decode", lambda path: decoded.append(path) or real(path))
     both = cli("run", "-c", "amphion-svc", "-c", "so-vits-svc", "--corpus", small, "--out", tmp_path / "both",
                *models, *whisper)
     assert both.exit_code == 0, both.output

@@ -11,6 +11,8 @@ import numpy as np
 from svcprep.errors import AudioLoadError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
+# Float files hold samples within about ±1; far beyond that they are not audio (and their squares overflow).
+MAX_ABS_SAMPLE = 1e4
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def probe_seconds(path: Path) -> float:
 
 
 def decode(path: Path) -> Audio:
-    """Decode a file to float32 ``(num_samples, channels)``; empty or non-finite audio is an error."""
+    """Decode a file to float32 ``(num_samples, channels)``; empty, non-finite or far out-of-range audio is an
+    error."""
     import soundfile as sf
 
     check_regular_file(path)
@@ -61,8 +64,13 @@ def decode(path: Path) -> Audio:
         raise AudioLoadError(f"cannot decode audio: {exc}") from exc
     if samples.shape[0] == 0:
         raise AudioLoadError("audio file has no samples")
-    if not (np.isfinite(samples.max()) and np.isfinite(samples.min())):  # NaN propagates; ±inf is an extreme
+    # One pass over the extremes, no |x| or isfinite copy of the file: NaN propagates, ±inf is an extreme.
+    peak = max(float(samples.max()), -float(samples.min()))
+    if not np.isfinite(peak):
         raise AudioLoadError("audio contains NaN or infinite samples")
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioLoadError(f"peak amplitude {peak:.3g}: float audio is expected within about ±1; this file "
+                             "is not audio as written (rescale it)")
     return Audio(samples, int(sample_rate))
 
 

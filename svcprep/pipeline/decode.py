@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import Audio, decode, resample, resampled_num_samples, to_channels
-from svcprep.errors import AudioLoadError, SvcprepError
+from svcprep.errors import SvcprepError
 from svcprep.outputs.base import AudioRequest, ClipInfo
 from svcprep.pipeline.corpus import CorpusEntry
 
-# Float files hold samples within about ±1; far beyond that they are not audio (and their squares overflow).
-MAX_ABS_SAMPLE = 1e4
 # What an output's CPU work may raise for one clip without the run stopping (the clip's output fails).
 CLIP_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError, MemoryError)
 
@@ -134,15 +132,6 @@ def make_batches(items: list[tuple[WorkItem, float]], batch_seconds: float) -> l
     return batches
 
 
-def decode_source(path: Path) -> Audio:
-    audio = decode(path)
-    peak = max(float(audio.samples.max()), -float(audio.samples.min()))  # no |x| copy of the file
-    if peak > MAX_ABS_SAMPLE:
-        raise AudioLoadError(f"peak amplitude {peak:.3g}: float audio is expected within about ±1; this file "
-                             "is not audio as written (rescale it)")
-    return audio
-
-
 class DecodeDataset:
     """Map-style dataset: item ``i`` is batch ``i`` decoded into :class:`DecodedClip` objects."""
 
@@ -162,7 +151,7 @@ class DecodeDataset:
         started = time.perf_counter()
         entry = item.entry
         try:
-            source = decode_source(entry.path)
+            source = decode(entry.path)
         except CLIP_ERRORS as exc:
             return [DecodedClip(entry.uid, entry.path, error=("decode", str(exc)),
                                 timings={"decode": time.perf_counter() - started})]

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from svcprep.errors import SvcprepError
 from svcprep.pipeline.corpus import Corpus
+from svcprep.pipeline.verify import MAX_LISTED
 from svcprep.store.files import FileStore
 from svcprep.store.naming import DEFAULT_NAMING, Naming
 
@@ -118,7 +119,6 @@ class Recipe:
 #   naming_from_record(data: dict) -> Naming
 #   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]
 
-MAX_LISTED_PROBLEMS = 5
 # What reading one uid's files may raise in a tree check: a file missing, cut short, or not what it claims to be.
 READ_ERRORS = (OSError, ValueError, EOFError, SvcprepError)
 
@@ -130,7 +130,7 @@ def finished_in_all(store, records: dict, names: tuple[str, ...]) -> set[str]:
 
 def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
     """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(uid)`` returns a problem, at most
-    :data:`MAX_LISTED_PROBLEMS`; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
+    ``verify``'s ``MAX_LISTED``; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
     problems: list[tuple[str, str]] = []
     for uid in sorted(uids):
         try:
@@ -139,7 +139,7 @@ def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
             what = f"a file cannot be read: {exc}"
         if what:
             problems.append((uid, what))
-            if len(problems) >= MAX_LISTED_PROBLEMS:
+            if len(problems) >= MAX_LISTED:
                 break
     return problems
 

@@ -15,14 +15,16 @@ import numpy as np
 from svcprep.recipes.base import finished_in_all, uid_problems
 from svcprep.recipes.sovits import FRAGMENT, TRAIN_LIST, VAL_LIST
 
+CORE = ("wav", "f0", "soft", "vol", "spec")  # outputs every listed wav has
+
 
 def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    if not all(name in records for name in ("wav", "f0", "soft", "vol", "spec")):
+    if not all(name in records for name in CORE):
         return [("so-vits-svc", "a core output (wav, f0, soft, vol, spec) has no record")]
     hop = records["f0"].grid.hop_length if records["f0"].grid else 512
     fragment = store.read_dataset_file(FRAGMENT, "json") if store.has_dataset_file(FRAGMENT) else {}
     width = (fragment.get("model") or {}).get("ssl_dim")
-    complete = finished_in_all(store, records, ("wav", "f0", "soft", "vol", "spec"))
+    complete = finished_in_all(store, records, CORE)
     problems = uid_problems(complete, lambda uid: _check_uid(store, records, uid, hop, width))
     listed_speakers = set()
     for listing in (TRAIN_LIST, VAL_LIST):
