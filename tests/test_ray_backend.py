@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
+from svcprep.pipeline.ray_backend import BATCHES_PER_BLOCK
 from svcprep.store.records import DoneEntry
 from tests.conftest import process_ids
 
 pytest.importorskip("ray")
-NUM_FILES = 12
-FILES = tuple(SyntheticFile(f"s{i % 2}/{i:02d}.wav", 0.7 + 0.05 * i, (16000, 44100, 24000)[i % 3], 1)
+# More files than one Ray block holds (BATCHES_PER_BLOCK batches of one file each on CPU): once the first block's
+# files are done, the model actor is still busy with the next, which is when the tests kill it.
+NUM_FILES = 2 * BATCHES_PER_BLOCK + 4
+FILES = tuple(SyntheticFile(f"s{i % 2}/{i:02d}.wav", 0.7 + 0.05 * (i % 12), (16000, 44100, 24000)[i % 3], 1)
               for i in range(NUM_FILES))
 TIMEOUT = 300
 
