@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install demo test test-slow bench bench-gpu lint clean
+.PHONY: install demo test test-slow bench bench-gpu lint wheel-check clean
 
 install: $(VENV)/.installed
 
@@ -41,7 +41,11 @@ bench-gpu: install
 	$(PY) bench/bench_gpu.py
 
 lint: install
-	$(VENV)/bin/ruff check svcprep cli extractors align tests bench
+	$(VENV)/bin/ruff check svcprep cli extractors align tests bench setup.py
+
+# The built wheel installed into a fresh venv runs the demo from outside the checkout.
+wheel-check: install
+	PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) bash .ci/check_wheel
 
 clean:
 	rm -rf $(DEMO_OUT) bench/results .pytest_cache .ruff_cache
