@@ -9,7 +9,7 @@ DEMO_OUT ?= demo_out
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
@@ -40,8 +40,10 @@ bench-gpu: install
 	$(PY) -m pip install -q $(BENCH_DEPS)
 	$(PY) bench/bench_gpu.py
 
+# ruff, and the import contracts of pyproject.toml (one-way layers, no cycles) on the package as installed.
 lint: install
 	$(VENV)/bin/ruff check svcprep cli extractors align tests bench setup.py
+	bash .ci/check_layers
 
 # The built wheel installed into a fresh venv runs the demo from outside the checkout.
 wheel-check: install

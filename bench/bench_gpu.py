@@ -101,8 +101,8 @@ def main() -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("bench-gpu: no CUDA device visible; not run (pass --device cpu --quick for a smoke test)")
         return 2
-    from svcprep.pipeline.config import ExtractorConfig
     from svcprep.pipeline.runner import Pipeline
+    from svcprep.recipes.settings import ExtractorConfig
 
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     count, seconds = (6, 2.0) if args.quick else (720, 5.0)

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import amphion_run_config, write_table  # noqa: E402
 from svcprep.demo import tiny_models  # noqa: E402
 from svcprep.demo.synthetic import SyntheticFile, write_corpus  # noqa: E402
-from svcprep.pipeline.config import ExtractorConfig  # noqa: E402
 from svcprep.pipeline.runner import Pipeline  # noqa: E402
+from svcprep.recipes.settings import ExtractorConfig  # noqa: E402
 
 TARGET = 0.15
 
@@ -34,8 +34,8 @@ def bare_forward_seconds(corpus: Path, model_dir: Path, batch_seconds: float, de
     from transformers import HubertModel
 
     from svcprep.audio.io import decode, probe_seconds, resample, to_channels
+    from svcprep.corpus.scan import load_corpus
     from svcprep.extractors.base import pad_batch, resolve_device
-    from svcprep.pipeline.corpus import load_corpus
     from svcprep.pipeline.decode import make_batches
 
     target = resolve_device(device)

@@ -17,10 +17,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.amphion_reference import amphion_align_length, amphion_pitch  # noqa: E402
 from bench.common import write_table  # noqa: E402
+from svcprep.audio.presets import load_preset  # noqa: E402
 from svcprep.demo.synthetic import known_f0, known_pitch_clip, known_voicing  # noqa: E402
 from svcprep.pitch.settings import CPU_METHODS, PitchSettings  # noqa: E402
 from svcprep.pitch.tracking import pitch_on_mel_grid, sample_track  # noqa: E402
-from svcprep.presets import load_preset  # noqa: E402
 
 SECONDS = 20.0
 GAPS = ((1.4, 1.7), (5.0, 5.4), (9.1, 9.3), (14.0, 14.6), (19.5, 20.0))

@@ -63,8 +63,8 @@ def amphion_run_config(corpus: Path, out: Path, extractors: tuple = (), **settin
     batching, workers, profile) go to the run, the rest to the recipe."""
     import dataclasses
 
+    from svcprep.audio.presets import load_preset
     from svcprep.pipeline.config import RunConfig
-    from svcprep.presets import load_preset
     from svcprep.recipes.amphion import AmphionRecipe
 
     run_fields = {f.name for f in dataclasses.fields(RunConfig)}

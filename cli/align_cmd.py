@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from svcprep.align.methods import METHODS
 from svcprep.cli.common import EXIT_USAGE, fail, reports_errors, source_grid, target_grid
+from svcprep.pipeline.align_dir import align_directory, feature_uids
 
 
 @reports_errors
@@ -31,8 +33,6 @@ def align(
     """
     from tqdm import tqdm
 
-    from svcprep.align.methods import METHODS
-    from svcprep.pipeline.align_dir import align_directory, feature_uids
 
     if method not in METHODS:
         raise fail(f"--method must be one of {', '.join(METHODS)}")

@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 
 import typer
 
-from svcprep.align.grid import FrameGrid
+from svcprep.align.grid import FrameGrid, format_rate
+from svcprep.audio.presets import load_preset
 from svcprep.errors import CheckpointError, ConfigError, RunInterrupted, SvcprepError
+from svcprep.extractors.registry import grid_for
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,7 +57,6 @@ def source_grid(
     if extractor and (source_hop or source_sample_rate):
         raise ConfigError("give either --extractor or --source-hop/--source-sample-rate, not both")
     if extractor:
-        from svcprep.extractors.registry import grid_for
 
         spec = grid_for(extractor, model)
         return spec.name, spec.grid, spec.describe()
@@ -64,7 +65,6 @@ def source_grid(
     if not (source_hop and source_sample_rate):
         raise ConfigError("give --extractor NAME, or both --source-hop and --source-sample-rate")
     grid = FrameGrid(source_hop, source_sample_rate)
-    from svcprep.align.grid import format_rate
 
     rate = format_rate(grid.frame_rate)
     return "custom", grid, f"custom: {source_sample_rate} Hz, hop {source_hop} samples → {rate} Hz"
@@ -75,7 +75,6 @@ def target_grid(preset: str | None, mel_sample_rate: int | None, mel_hop: int | 
     if preset and (mel_sample_rate or mel_hop):
         raise ConfigError("give either --preset or --mel-sample-rate/--mel-hop, not both")
     if preset:
-        from svcprep.presets import load_preset
 
         p = load_preset(preset)
         return p.grid, p.time_axis

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from svcprep.audio.presets import load_preset, preset_from_dict
+from svcprep.audio.slicing import slice_settings_from
 from svcprep.cli.common import reports_errors
 from svcprep.cli.pipeline_cmds import (
     BACKEND_OPT,
@@ -27,7 +29,15 @@ from svcprep.cli.pipeline_cmds import (
     ray_options,
     run_config,
 )
+from svcprep.corpus.scan import load_corpus
 from svcprep.errors import ConfigError
+from svcprep.pitch.settings import PitchSettings
+from svcprep.plot import plot_utterance
+from svcprep.recipes.amphion import MELS, PITCHES, AmphionRecipe
+from svcprep.recipes.amphion_dataset import write_statistics
+from svcprep.recipes.pieces import PiecesRecipe
+from svcprep.store.base import open_store
+from svcprep.verify import describe, verify_root
 
 
 @reports_errors
@@ -63,9 +73,6 @@ def pitch(
     The frame count is that of OUT/mels/<uid>.npy when present, otherwise the preset's. CPU methods need the
     optional extra: pip install 'svcprep[pitch]'. Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
-    from svcprep.pitch.settings import PitchSettings
-    from svcprep.presets import load_preset
-    from svcprep.recipes.amphion import AmphionRecipe
 
     if model is not None and not Path(model).expanduser().exists():
         raise ConfigError(f"{model} does not exist", "model")
@@ -87,11 +94,6 @@ def stats(
 
     Run it once every shard has finished (svcprep run does it at the end when the corpus is complete).
     """
-    from svcprep.pipeline.corpus import load_corpus
-    from svcprep.presets import preset_from_dict
-    from svcprep.recipes.amphion import MELS, PITCHES
-    from svcprep.recipes.amphion_dataset import write_statistics
-    from svcprep.store.base import open_store
 
     store = open_store(out)
     record = store.read_record(MELS)
@@ -119,7 +121,6 @@ def verify(
     otherwise."""
     import json
 
-    from svcprep.pipeline.verify import describe, verify_root
 
     if not out.is_dir():
         raise ConfigError(f"{out}: not a directory", "out")
@@ -146,7 +147,6 @@ def plot(
     """Draw one utterance: mel spectrogram above an F0 panel (Hz, log scale), and each aligned feature's first
     principal components on the same frame axis with its native frame boundaries marked.
     Needs: pip install 'svcprep\\[plot]'."""
-    from svcprep.plot import plot_utterance
 
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
     typer.echo(f"wrote {plot_utterance(out, uid, image, names)}")
@@ -168,8 +168,6 @@ def slice_takes(
     """Cut long takes at their silences into pieces, written as float WAVs with a manifest
     (uid, path, singer, dataset, source, start, end) that every svcprep command reads as a corpus. A rerun skips
     finished takes. Exit code: 0 all done, 1 some failed, 2 usage/config error."""
-    from svcprep.audio.slicing import slice_settings_from
-    from svcprep.recipes.pieces import PiecesRecipe
 
     options = parse_options(settings)
     unknown = sorted(set(options) - {"slice"})

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import typer
 
+from svcprep.audio.presets import load_preset
 from svcprep.cli.common import reports_errors
 from svcprep.errors import ConfigError
+from svcprep.extractors.registry import get_entry
+from svcprep.pipeline.config import RunConfig, read_run_config, run_config_from_files
+from svcprep.pipeline.ray_backend import RayOptions
+from svcprep.pipeline.runner import run_pipeline
+from svcprep.pipeline.workers import exit_with_parent
+from svcprep.recipes.amphion import AmphionRecipe
+from svcprep.recipes.settings import ExtractorConfig
 
 CORPUS_HELP = "Audio dir (recursive), Amphion dataset dir (train.json/test.json), or a .jsonl/.csv manifest."
 
@@ -76,7 +84,6 @@ def check_devices(devices: str) -> None:
 
 def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
     """Run this command once per GPU, each on a disjoint sub-shard; returns the worst exit code."""
-    from svcprep.pipeline.workers import exit_with_parent
 
     check_devices(devices)
     commands = device_commands(sys.argv[1:], devices, shard)
@@ -89,8 +96,6 @@ def run_on_devices(devices: str, shard: tuple[int, int]) -> int:
 
 def extractor_configs(names: list[str], models: list[str], settings: list[str], trust_remote_code: bool) -> list:
     """``-e``/``--model``/``--set``/``--trust-remote-code`` to extractor configs (options checked there)."""
-    from svcprep.extractors.registry import get_entry
-    from svcprep.pipeline.config import ExtractorConfig
 
     model_map = parse_assignments(models, "--model")
     options = parse_options(settings)
@@ -110,8 +115,6 @@ def extractor_configs(names: list[str], models: list[str], settings: list[str], 
 
 
 def execute(config, devices: str | None) -> None:
-    from svcprep.pipeline.runner import run_pipeline
-
     if devices:
         raise typer.Exit(run_on_devices(devices, config.shard))
     summary = run_pipeline(config)
@@ -126,7 +129,6 @@ def execute(config, devices: str | None) -> None:
 
 def run_config(corpus: Path, out: Path | None, recipe, **execution):
     """A one-recipe run of the Amphion layout (``mel``, ``pitch``, ``extract``)."""
-    from svcprep.pipeline.config import RunConfig
 
     return RunConfig(corpus=corpus, out=out, recipes=(recipe,), **execution)
 
@@ -161,7 +163,6 @@ def ray_options(backend: str, address: str | None, workers: int, gpus_per_worker
         import ray  # noqa: F401
     except ImportError as exc:
         raise ConfigError("--backend ray needs the optional extra: pip install 'svcprep[ray]'", "backend") from exc
-    from svcprep.pipeline.ray_backend import RayOptions
 
     return RayOptions(address=address, workers=workers, gpus_per_worker=gpus_per_worker)
 
@@ -183,8 +184,6 @@ def mel(
     profile: bool = PROFILE_OPT,
 ) -> None:
     """Compute Amphion-compatible log-mels (any input rate/channels: downmixed, resampled with soxr)."""
-    from svcprep.presets import load_preset
-    from svcprep.recipes.amphion import AmphionRecipe
 
     recipe = AmphionRecipe(preset=load_preset(preset), mels=True, energy=energy)
     execute(run_config(corpus, out, recipe, num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite,
@@ -223,8 +222,6 @@ def extract(
     the preset. Reruns skip finished files; a bad file is logged in OUT/_failures.jsonl and the run goes on.
     Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
-    from svcprep.presets import load_preset
-    from svcprep.recipes.amphion import AmphionRecipe
 
     configs = extractor_configs(extractors, models, settings, trust_remote_code)
     recipe = AmphionRecipe(preset=load_preset(preset), mels=False, extractors=tuple(configs), method=method,
@@ -263,7 +260,6 @@ def run(
     slice) may sit in any config; the command line overrides them.
 
     Exit code: 0 all done, 1 some failed, 2 usage/config error (found before any model loads)."""
-    from svcprep.pipeline.config import read_run_config, run_config_from_files
 
     files = [read_run_config(name) for name in configs]
     model_map = {k: str(Path(v).expanduser().resolve()) if Path(v).expanduser().exists() else v

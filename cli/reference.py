@@ -9,6 +9,8 @@ import inspect
 
 import typer
 
+from svcprep.cli.main import app
+
 
 def _option_row(param) -> str:
     names = ", ".join(f"`{n}`" for n in (*param.opts, *param.secondary_opts))
@@ -20,8 +22,6 @@ def _option_row(param) -> str:
 
 
 def cli_reference_markdown() -> str:
-    from svcprep.cli.main import app
-
     group = typer.main.get_command(app)
     lines = ["# CLI reference", "", "Generated from the commands (`python -m svcprep.cli.reference`); do not edit.", ""]
     for name, command in group.commands.items():

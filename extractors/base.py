@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from svcprep.errors import AudioLoadError, FrameCountError
+from svcprep.errors import AudioLoadError, ConfigError, FrameCountError
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -59,7 +59,6 @@ def resolve_device(device: str | None) -> torch.device:
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
-    from svcprep.errors import ConfigError
 
     if dtype is None:
         return torch.float32

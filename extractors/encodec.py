@@ -9,14 +9,14 @@ Meta ``.th`` files are read by tensor shapes (``encodec_meta``).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from svcprep.errors import ConfigError
+from svcprep.errors import CheckpointError, ConfigError
 from svcprep.extractors.family import ModelFamily, check_choice, check_positive_number, frozen
-from svcprep.extractors.metadata import missing_key, read_model_configs, sample_rate_of
+from svcprep.extractors.hf_weights import weight_keys
+from svcprep.extractors.metadata import count_rvq_layers, missing_key, read_model_configs, sample_rate_of
 from svcprep.extractors.spec import CeilFrames, ExtractorSpec
 
 OUTPUTS = ("latent", "quantized", "codes")
@@ -29,19 +29,11 @@ PUBLISHED_48KHZ = frozen(sampling_rate=48000, upsampling_ratios=[8, 5, 4, 2], au
                          target_bandwidths=[3.0, 6.0, 12.0, 24.0], **_COMMON)
 
 
-def count_rvq_layers(keys, pattern: str = r"^quantizer\.(?:vq\.)?layers\.(\d+)\.") -> int:
-    """RVQ depth from tensor names (transformers' ``quantizer.layers.N`` or Meta's ``quantizer.vq.layers.N``)."""
-    indices = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
-    return max(indices) + 1 if indices else 0
-
-
 def read_config(path: Path) -> dict[str, Any]:
     if path.is_file():
-        from svcprep.extractors.encodec_meta import read_meta_config
+        from svcprep.extractors.encodec_meta import read_meta_config  # lazy: torch stays off start-up
 
         return read_meta_config(path)
-    from svcprep.errors import CheckpointError
-    from svcprep.extractors.hf_weights import weight_keys
 
     config = read_model_configs(path)
     try:  # the RVQ depth the weights really hold (transformers' config can overstate it)

@@ -15,7 +15,7 @@ import torch
 
 from svcprep.errors import CheckpointError
 from svcprep.extractors.checkpoint_io import load_state_dict_file
-from svcprep.extractors.encodec import count_rvq_layers
+from svcprep.extractors.metadata import count_rvq_layers
 
 _RENAMES = [
     (r"^encoder\.model\.", "encoder.layers."),

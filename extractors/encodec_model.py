@@ -27,6 +27,10 @@ import torch
 
 from svcprep.errors import CheckpointError
 from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtype
+from svcprep.extractors.encodec import read_config, resolved_bandwidth
+from svcprep.extractors.encodec_meta import load_meta_encodec, size_rvq
+from svcprep.extractors.hf_weights import check_pickled_weights, uses_safetensors, weight_keys
+from svcprep.extractors.metadata import count_rvq_layers
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -90,15 +94,11 @@ class EncodecExtractor(BatchExtractor):
 
 def _load_model(spec: ExtractorSpec, path: Path, bandwidth: float):
     if path.is_file():
-        from svcprep.extractors.encodec_meta import load_meta_encodec
 
         return load_meta_encodec(path, spec.sample_rate, bandwidth)
     from safetensors import SafetensorError
     from transformers import EncodecModel
 
-    from svcprep.extractors.encodec import count_rvq_layers
-    from svcprep.extractors.encodec_meta import size_rvq
-    from svcprep.extractors.hf_weights import check_pickled_weights, uses_safetensors, weight_keys
 
     check_pickled_weights(path)
     try:
@@ -110,8 +110,6 @@ def _load_model(spec: ExtractorSpec, path: Path, bandwidth: float):
 
 
 def load(spec: ExtractorSpec, path: Path, options: dict[str, Any]) -> EncodecExtractor:
-    from svcprep.extractors.encodec import read_config, resolved_bandwidth
-
     bandwidth = resolved_bandwidth(read_config(path), options["bandwidth"], spec.name)
     net = _load_model(spec, path, bandwidth)
     extractor = EncodecExtractor(spec, net, output=options["output"], bandwidth=bandwidth,

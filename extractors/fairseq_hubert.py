@@ -15,6 +15,7 @@ import torch
 
 from svcprep.errors import CheckpointError
 from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint, to_plain
+from svcprep.extractors.limits import check_config_limits
 from svcprep.extractors.metadata import parse_fairseq_conv_spec
 
 # (fairseq name prefix, transformers HubertModel prefix); "{i}" stands for a layer index.
@@ -100,7 +101,6 @@ def hubert_config_from_fairseq(model_cfg: dict[str, Any], path: Path):
     conv_text = model_cfg.get("conv_feature_layers", "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2")
     conv = parse_fairseq_conv_spec(conv_text)
     activation = model_cfg.get("activation_fn", "gelu")
-    from svcprep.extractors.limits import check_config_limits
 
     sizes = {"hidden_size": model_cfg.get("encoder_embed_dim", 768), "num_hidden_layers": model_cfg.get(
         "encoder_layers", 12), "num_attention_heads": model_cfg.get("encoder_attention_heads", 12),

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from svcprep.errors import ConfigError
+from svcprep.extractors.limits import check_config_limits
 from svcprep.extractors.spec import ExtractorSpec
 
 # Options every family takes; they change how a model runs, not what it outputs.
@@ -76,7 +77,6 @@ class ModelFamily:
     def spec_of(self, extractor: str, path: Path, settings: Mapping[str, Any],
                 runtime: Mapping[str, Any] = RUNTIME_OPTIONS, check_model: bool = True) -> ExtractorSpec:
         """The spec of the model at ``path`` from its config alone (no weights are loaded for model dirs)."""
-        from svcprep.extractors.limits import check_config_limits
 
         config = self.read_config(path)
         check_config_limits(config, str(path))
@@ -88,7 +88,7 @@ class ModelFamily:
         if not self.loader:
             raise ConfigError(f"{spec.name}: frame-grid metadata only (`svcprep hops`, `svcprep align`); "
                               "it has no feature extractor")
-        from svcprep.extractors.base import quiet_transformers
+        from svcprep.extractors.base import quiet_transformers  # lazy: torch stays off start-up
 
         quiet_transformers()
         module_name, func_name = self.loader.split(":")

@@ -65,7 +65,7 @@ def safetensors_keys(path: Path) -> list[str]:
 def check_pickled_weights(model_dir: Path) -> None:
     """Refuse a model dir whose pickled weight files hold anything but tensors and plain containers, or whose
     safetensors files have no readable header (before transformers is handed the dir)."""
-    from svcprep.extractors.checkpoint_io import load_state_dict_file
+    from svcprep.extractors.checkpoint_io import load_state_dict_file  # lazy: torch stays off start-up
 
     for path in weight_files(model_dir):
         if path.suffix != ".safetensors":
@@ -89,7 +89,7 @@ def read_tensors(model_dir: Path, keep=lambda key: True) -> dict:
             except (SafetensorError, OSError, ValueError) as exc:
                 raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
-            from svcprep.extractors.checkpoint_io import load_state_dict_file
+            from svcprep.extractors.checkpoint_io import load_state_dict_file  # lazy: torch stays off start-up
 
             tensors.update({k: v for k, v in load_state_dict_file(path).items() if keep(k)})
     return tensors
@@ -101,7 +101,7 @@ def weight_keys(model_dir: Path) -> list[str]:
         if path.suffix == ".safetensors":
             keys.extend(safetensors_keys(path))
         else:
-            from svcprep.extractors.checkpoint_io import load_state_dict_file
+            from svcprep.extractors.checkpoint_io import load_state_dict_file  # lazy: torch stays off start-up
 
             keys.extend(load_state_dict_file(path).keys())
     return keys

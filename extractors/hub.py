@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from svcprep.errors import ModelNotAvailableError
+from svcprep.fileio import atomic_write_text, file_sha256
 
 
 def looks_like_path(model: str | Path) -> bool:
@@ -48,7 +49,6 @@ def resolve_model(model: str | Path, extractor: str) -> Path:
 
 def model_fingerprint(path: Path) -> str:
     """sha256 of a checkpoint file, or of a model dir's weight and config files (names and contents)."""
-    from svcprep.store.fileio import file_sha256
 
     if path.is_file():
         return file_sha256(path)
@@ -84,7 +84,6 @@ def cached_fingerprint(path: Path, cache_dir: Path | None = None) -> str:
 def _cached_fingerprint(path: Path, cache_dir: Path) -> str:
     import json
 
-    from svcprep.store.fileio import atomic_write_text
 
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     stamp = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]

@@ -28,7 +28,7 @@ FAIRSEQ_FAMILIES = ("hubert", "contentvec")
 def read_config(path: Path) -> dict[str, Any]:
     if path.is_dir():
         return read_model_configs(path)
-    from svcprep.extractors.fairseq_hubert import read_fairseq_config
+    from svcprep.extractors.fairseq_hubert import read_fairseq_config  # lazy: torch stays off start-up
 
     return read_fairseq_config(path)
 

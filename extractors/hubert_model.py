@@ -22,6 +22,8 @@ from torch import nn
 
 from svcprep.errors import CheckpointError
 from svcprep.extractors.base import BatchExtractor, resolve_device, resolve_dtype
+from svcprep.extractors.fairseq_hubert import load_fairseq_hubert
+from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors, uses_safetensors
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -131,14 +133,12 @@ def _load_model(spec: ExtractorSpec, path: Path,
                 trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None, float | None]:
     """(model, final_proj, input norm eps or None) from a fairseq ``.pt`` or a transformers dir."""
     if path.is_file():
-        from svcprep.extractors.fairseq_hubert import load_fairseq_hubert
 
         model, final_proj, normalize = load_fairseq_hubert(path)
         return model, final_proj, FAIRSEQ_NORM_EPS if normalize else None
     from safetensors import SafetensorError
     from transformers import AutoModel
 
-    from svcprep.extractors.hf_weights import check_pickled_weights, read_tensors, uses_safetensors
 
     check_pickled_weights(path)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,9 @@ def sample_rate_of(config: dict[str, Any], default: int | None = None) -> int:
 
 def missing_key(name: str, family: str, exc: KeyError) -> ConfigError:
     return ConfigError(f"{name}: model config lacks {exc.args[0]!r}; is this a {family} model?")
+
+
+def count_rvq_layers(keys, pattern: str = r"^quantizer\.(?:vq\.)?layers\.(\d+)\.") -> int:
+    """RVQ depth from tensor names (transformers' ``quantizer.layers.N`` or Meta's ``quantizer.vq.layers.N``)."""
+    indices = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
+    return max(indices) + 1 if indices else 0

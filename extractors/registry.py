@@ -14,6 +14,7 @@ from typing import Any
 from svcprep.errors import ConfigError
 from svcprep.extractors import dac, encodec, hubert, whisper
 from svcprep.extractors.family import ModelFamily, frozen
+from svcprep.extractors.hub import resolve_model
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -108,16 +109,9 @@ class ResolvedExtractor:
         return ("extractor", self.entry.name, str(self.path), json.dumps(self.settings, sort_keys=True, default=str),
                 json.dumps(self.runtime, sort_keys=True, default=str))
 
-    def request(self, audio):
-        """A model-stage request of this extractor on ``audio`` (an :class:`~svcprep.outputs.base.AudioRequest`)."""
-        from svcprep.outputs.base import ModelRequest
-
-        return ModelRequest(self, audio)
-
 
 def resolve_extractor(name: str, model: str | Path | None = None, **options: Any) -> ResolvedExtractor:
     """Check options and locate the model (a local dir/file, or a hub id in the local cache); load nothing."""
-    from svcprep.extractors.hub import resolve_model
 
     entry = get_entry(name)
     settings, runtime = entry.split_options(options)
@@ -140,7 +134,6 @@ def grid_for(name: str, model: str | Path | None = None) -> ExtractorSpec:
     """The frame grid alone (``svcprep hops``, ``svcprep align``): from the model's config files, with output
     options left at values every model accepts (layer ``final``, no projection, the model's own bandwidth), and
     without asking for ``trust_remote_code``: reading a config runs no code."""
-    from svcprep.extractors.hub import resolve_model
 
     entry = get_entry(name)
     neutral = {k: v for k, v in {"layer": "final", "proj": False, "bandwidth": None, "output": "latent"}.items()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from svcprep.align.grid import FrameGrid, ceil_div
+from svcprep.align.grid import FrameGrid, ceil_div, format_rate
 
 
 def _dot(values: tuple[int, ...]) -> str:
@@ -152,15 +152,8 @@ class ExtractorSpec:
     def grid(self) -> FrameGrid:
         return FrameGrid(self.hop_length, self.sample_rate)
 
-    def grid_record(self):
-        from svcprep.store.records import GridRecord
-
-        return GridRecord(self.sample_rate, self.hop_length)
-
     def num_frames(self, num_samples: int) -> int:
         return self.frames.num_frames(num_samples)
 
     def describe(self) -> str:
-        from svcprep.align.grid import format_rate
-
         return f"{self.name}: {self.sample_rate} Hz, {self.frames.describe()} → {format_rate(self.grid.frame_rate)} Hz"

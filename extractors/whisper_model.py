@@ -18,6 +18,7 @@ from torch import nn
 
 from svcprep.errors import CheckpointError
 from svcprep.extractors.base import BatchExtractor, Chunk, resolve_device, resolve_dtype
+from svcprep.extractors.hf_weights import read_tensors
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -108,7 +109,6 @@ def load_encoder(path: Path):
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-    from svcprep.extractors.hf_weights import read_tensors
 
     try:
         config = WhisperConfig.from_pretrained(str(path))

@@ -15,15 +15,15 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "align_features":
-        from svcprep.align import align_features
+        from svcprep.align import align_features  # lazy: `import svcprep` stays cheap
 
         return align_features
     if name == "load_extractor":
-        from svcprep.extractors.registry import load_extractor
+        from svcprep.extractors.registry import load_extractor  # lazy: `import svcprep` stays cheap
 
         return load_extractor
     if name == "load_pitch_tracker":
-        from svcprep.pitch.registry import load_pitch_tracker
+        from svcprep.pitch.registry import load_pitch_tracker  # lazy: `import svcprep` stays cheap
 
         return load_pitch_tracker
     raise AttributeError(f"module 'svcprep' has no attribute {name!r}")

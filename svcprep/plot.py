@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from svcprep.errors import ConfigError
+from svcprep.verify import open_recipe_store
 
 NUM_COMPONENTS = 3
 
@@ -48,7 +49,6 @@ def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ConfigError("svcprep plot needs matplotlib: pip install 'svcprep[plot]'") from exc
-    from svcprep.pipeline.verify import open_recipe_store
 
     store, _, _ = open_recipe_store(out)
     records = {name: store.read_record(name) for name in store.recorded_outputs()}

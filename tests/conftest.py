@@ -67,8 +67,8 @@ def amphion_config(corpus, out, **settings):
     """A one-recipe run of the Amphion layout: execution settings go to RunConfig, the rest to the recipe."""
     import dataclasses
 
+    from svcprep.audio.presets import load_preset
     from svcprep.pipeline.config import RunConfig
-    from svcprep.presets import load_preset
     from svcprep.recipes.amphion import AmphionRecipe
 
     run_fields = {f.name for f in dataclasses.fields(RunConfig)}

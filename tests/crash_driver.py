@@ -20,8 +20,8 @@ POINTS = ("after-model", "mid-write", "before-append", "after-append")
 
 
 def main(point: str, count: int, args: list[str]) -> None:
+    from svcprep import fileio
     from svcprep.pipeline.models import ModelStage
-    from svcprep.store import fileio
     from svcprep.store.files import DoneList, FileStore
 
     reached = 0

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from svcprep.cli.main import app
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
-from svcprep.pipeline.config import ExtractorConfig
 from svcprep.pipeline.runner import Pipeline
+from svcprep.recipes.settings import ExtractorConfig
 from tests.conftest import amphion_config
 
 FILES = tuple(SyntheticFile(f"s/{i}.wav", 0.6 + 0.2 * i, 16000, 1) for i in range(5))

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from svcprep.cli.main import app
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
 from svcprep.errors import CheckpointError, ConfigError
-from svcprep.pipeline.config import ExtractorConfig
 from svcprep.pipeline.runner import run_pipeline
+from svcprep.recipes.settings import ExtractorConfig
 from tests import hostile_files
 from tests.conftest import amphion_config, done_uids
 

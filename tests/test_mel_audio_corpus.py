@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from bench.amphion_reference import amphion_mel
 from svcprep.audio.io import Audio, resample, resampled_num_samples, to_channels
 from svcprep.audio.mel import MelExtractor, slaney_mel_filters
+from svcprep.audio.presets import builtin_preset_names, load_preset
+from svcprep.corpus.scan import check_uid, load_corpus, shard_of
 from svcprep.errors import AudioLoadError, ConfigError
-from svcprep.pipeline.corpus import check_uid, load_corpus, shard_of
-from svcprep.presets import builtin_preset_names, load_preset
 
 
 @pytest.mark.parametrize("preset_name", ["amphion-svc-24k", "vevo-24k", "nsf-hifigan-44k"])

@@ -11,12 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from svcprep import load_pitch_tracker
+from svcprep.audio.presets import load_preset
 from svcprep.cli.main import app
 from svcprep.demo import tiny_models
 from svcprep.demo.synthetic import known_f0, known_pitch_clip, known_voicing
 from svcprep.errors import CheckpointError, ConfigError
 from svcprep.pitch.neural import plan_windows
-from svcprep.presets import load_preset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RMVPE_FIXTURE, FCPE_FIXTURE = FIXTURES / "rmvpe_rvc_small", FIXTURES / "fcpe_torchfcpe"

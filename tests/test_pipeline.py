@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from svcprep.cli.main import app
 from svcprep.cli.pipeline_cmds import device_commands
 from svcprep.demo.synthetic import DEMO_FILES, SyntheticFile, write_corpus
+from svcprep.outputs.records import GridRecord
 from svcprep.store.files import FileStore
-from svcprep.store.records import GridRecord
 from tests.conftest import done_uids
 
 ROOT = Path(__file__).resolve().parents[1]

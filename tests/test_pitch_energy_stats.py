@@ -16,11 +16,11 @@ from bench.amphion_reference import (
     amphion_pitch,
     amphion_pitch_statistics,
 )
+from svcprep.audio.presets import load_preset
 from svcprep.cli.main import app
 from svcprep.demo.synthetic import known_f0, known_pitch_clip, known_voicing
 from svcprep.pitch.settings import PitchSettings
 from svcprep.pitch.tracking import pitch_on_mel_grid
-from svcprep.presets import load_preset
 
 PRESET = load_preset("amphion-svc-24k")
 METHODS = ("parselmouth", "dio", "harvest")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
+from svcprep.outputs.records import DoneEntry
 from svcprep.pipeline.ray_backend import BATCHES_PER_BLOCK
-from svcprep.store.records import DoneEntry
 from tests.conftest import process_ids
 
 pytest.importorskip("ray")

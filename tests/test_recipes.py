@@ -330,7 +330,7 @@ def rvc(tmp_path_factory, takes, content_model):
 
 def pieces_of(out):
     from svcprep.audio.slicing import slice_settings_from
-    from svcprep.pipeline.slices import SliceRecords
+    from svcprep.corpus.slices import SliceRecords
 
     settings = slice_settings_from({"preset": "rvc", "sample_rate": 40000})
     return SliceRecords(out, settings, "read").spans()

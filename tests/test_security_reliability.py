@@ -20,13 +20,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from svcprep.audio.presets import load_preset
 from svcprep.cli.main import app
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
 from svcprep.errors import CheckpointError, ConfigError, StorageError
 from svcprep.extractors.checkpoint_io import load_state_dict_file, load_untrusted_checkpoint
-from svcprep.pipeline.config import ExtractorConfig
 from svcprep.pipeline.runner import run_pipeline
-from svcprep.presets import load_preset
+from svcprep.recipes.settings import ExtractorConfig
 from tests.conftest import amphion_config, done_uids, process_ids
 
 MARKER = "PWNED_BY_CHECKPOINT"
@@ -302,7 +302,7 @@ def test_outputs_respect_the_umask_and_dirs_hold_only_uid_files(tmp_path, small_
     try:
         import importlib
 
-        import svcprep.store.fileio as fileio
+        import svcprep.fileio as fileio
 
         importlib.reload(fileio)
         mode = fileio.FILE_MODE

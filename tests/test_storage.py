@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from svcprep.errors import OutputConflictError
+from svcprep.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
+from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.pipeline.runner import _Progress
 from svcprep.store.codecs import CODECS
-from svcprep.store.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
 from svcprep.store.files import FailureLog, FileStore, SettingsChangedError
-from svcprep.store.records import DoneEntry, FileRecord, OutputRecord, RecordError
 
 NPY = CODECS["npy"]
 MEL = FileRecord("mels", "npy", "float32", "(n_mels, T)")
@@ -114,7 +114,7 @@ def test_wavs_are_the_same_bytes_every_time_and_read_back_exactly_by_other_reade
     import scipy.io.wavfile
     import soundfile as sf
 
-    from svcprep.store.codecs import Wav
+    from svcprep.outputs.records import Wav
 
     first, second = io.BytesIO(), io.BytesIO()
     CODECS[codec].encode(Wav(samples, 44100), first)
@@ -135,7 +135,7 @@ def test_a_float_array_is_never_written_as_int16_by_truncation():
     import io
 
     from svcprep.errors import StorageError
-    from svcprep.store.codecs import Wav
+    from svcprep.outputs.records import Wav
 
     with pytest.raises(StorageError, match="int16"):
         CODECS["wav_int16"].encode(Wav(np.zeros(10, np.float32), 16000), io.BytesIO())

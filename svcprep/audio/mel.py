@@ -7,10 +7,12 @@ Frames: ``num_samples // hop`` (the preset requires ``n_fft - hop`` even, which 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
+from svcprep.audio.presets import MelPreset
 from svcprep.errors import AudioLoadError
-from svcprep.presets import MelPreset
 
 _F_SP = 200.0 / 3  # slaney: linear below 1 kHz
 _MIN_LOG_HZ = 1000.0
@@ -119,3 +121,9 @@ def energy_from_mel(mel: np.ndarray, time_axis: int = 1) -> np.ndarray:
     if time_axis == 0:
         log_mel = log_mel.T
     return (log_mel.exp() ** 2).sum(0).sqrt().numpy()
+
+
+@lru_cache(maxsize=8)
+def mel_extractor(preset: MelPreset) -> MelExtractor:
+    """One :class:`MelExtractor` per preset and process (filters and window built once)."""
+    return MelExtractor(preset)

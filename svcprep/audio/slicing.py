@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from svcprep.audio.io import Audio
+from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
+from svcprep.audio.io import Audio, resample, to_channels
 from svcprep.errors import ConfigError
 
 PRESETS = {
@@ -227,13 +228,11 @@ class Slicer:
 
     def prepare(self, source: Audio) -> Audio:
         """The take as the slicer sees and cuts it: mono (channels averaged), at ``sample_rate``, high-passed."""
-        from svcprep.audio.io import resample, to_channels
 
         s = self.settings
         rate = s.sample_rate or source.sample_rate
         mono = resample(to_channels(source, 1), source.sample_rate, rate)
         if s.highpass_hz:
-            from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
 
             if self._response is None or self._response[0] != rate:
                 self._response = (rate, impulse_response(*butter_highpass(5, s.highpass_hz, rate)))

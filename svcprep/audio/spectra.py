@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from svcprep.presets import MelPreset
+from svcprep.audio.mel import mel_extractor
+from svcprep.audio.presets import MelPreset
 
 
 def _stft_magnitude(wav: np.ndarray, n_fft: int, hop_length: int, win_length: int, pad_left: int, pad_right: int,
@@ -48,7 +49,6 @@ def keyshift_log_mel(wav: np.ndarray, preset: MelPreset, keyshift: float) -> np.
     filters, ``log(clamp(x, 1e-5))``. ``(T, n_mels)`` or ``(n_mels, T)`` as the preset saves mels."""
     import torch
 
-    from svcprep.outputs.common import mel_extractor
 
     if keyshift == 0:
         return mel_extractor(preset)(wav)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from svcprep.audio.io import Audio
+from svcprep.audio.io import Audio, resample, to_channels
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,5 @@ class Resampled(View):
     sample_rate: int = 44100
 
     def base(self, source: Audio) -> Audio:
-        from svcprep.audio.io import resample, to_channels
-
         wav = resample(to_channels(source, 1), source.sample_rate, self.sample_rate, "librosa")
         return Audio(wav[:, None], self.sample_rate)

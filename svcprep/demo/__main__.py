@@ -14,8 +14,14 @@ import numpy as np
 import yaml
 
 from svcprep.align.grid import format_rate, grid_ratio
+from svcprep.audio.presets import load_preset
+from svcprep.demo import tiny_models
+from svcprep.demo.synthetic import known_pitch_clip, write_corpus
+from svcprep.extractors.base import quiet_transformers
 from svcprep.extractors.registry import ENTRIES, spec_for
-from svcprep.presets import load_preset
+from svcprep.pipeline.config import read_run_config, run_config_from_files
+from svcprep.pipeline.runner import run_pipeline
+from svcprep.verify import describe, verify_root
 
 
 def print_hops(preset_name: str) -> None:
@@ -30,8 +36,6 @@ def print_hops(preset_name: str) -> None:
 
 def build(out: Path) -> Path:
     """Write corpus, tiny models and a run config under ``out``; return the config path."""
-    from svcprep.demo import tiny_models
-    from svcprep.demo.synthetic import write_corpus
 
     corpus, models = out / "corpus", out / "models"
     write_corpus(corpus)
@@ -62,7 +66,6 @@ def write_takes(root: Path) -> None:
     """One long raw take (25 s, two pauses) for the slicing and RVC examples."""
     import soundfile as sf
 
-    from svcprep.demo.synthetic import known_pitch_clip
 
     (root / "singer_a").mkdir(parents=True, exist_ok=True)
     sf.write(root / "singer_a" / "take_01.wav", known_pitch_clip(44100, 25.0, ((8.0, 9.0), (16.0, 17.2)), seed=7),
@@ -99,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     args = parser.parse_args(argv)
-    from svcprep.extractors.base import quiet_transformers
 
     quiet_transformers()
     print_hops("amphion-svc-24k")
@@ -109,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}")
     print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir), RMVPE: "
           "real formats and frame grids, meaningless features.\n")
-    from svcprep.pipeline.config import read_run_config, run_config_from_files
-    from svcprep.pipeline.runner import run_pipeline
 
     config = run_config_from_files([read_run_config(str(config_path))], model_paths={}, options={})
     summary = run_pipeline(config)
@@ -126,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
 def run_trainer_recipes(out: Path) -> int:
     """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's from the long take (sliced), each
     checked by ``verify``; returns the worst exit code."""
-    from svcprep.pipeline.config import read_run_config, run_config_from_files
-    from svcprep.pipeline.runner import run_pipeline
-    from svcprep.pipeline.verify import describe, verify_root
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer

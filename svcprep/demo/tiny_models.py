@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 
 from svcprep.extractors.base import quiet_transformers
+from svcprep.extractors.fairseq_hubert import rename_hubert_key
+from svcprep.pitch.rmvpe_model import E2E
 
 TINY_SPEECH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                    conv_dim=[16] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
@@ -151,7 +153,6 @@ foreign_class_pickle = types.SimpleNamespace(Pickler=_ForeignPickler, __name__="
 
 def fairseq_state_from_hubert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a transformers HubertModel state dict (group-norm extractor) back to fairseq's names."""
-    from svcprep.extractors.fairseq_hubert import rename_hubert_key
 
     return {rename_hubert_key(key) or key: value for key, value in state.items()}
 
@@ -193,7 +194,6 @@ def save_rmvpe(out: Path, seed: int = 0, full_size: bool = False, wrapped: bool 
     DDSP-SVC's ``{"model": state_dict}`` with their unused ``unet.tf.*`` tensors. ``full_size``: the published
     E2E(4, 1, (2, 2)) shapes (741 tensors, 90 M parameters); else a narrow one. Random weights and BatchNorm
     statistics (so that a loader ignoring them would differ)."""
-    from svcprep.pitch.rmvpe_model import E2E
 
     torch.manual_seed(seed)
     net = E2E(5, 4, 4, 16, 1) if full_size else E2E(5, 2, 1, 4, 1, gru_hidden=256)

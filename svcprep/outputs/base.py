@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from svcprep.audio.views import RAW, View
-from svcprep.store.records import FileRecord, FramesRecord, GridRecord, OutputRecord
+from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord
 
 
 @dataclass(frozen=True)

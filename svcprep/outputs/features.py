@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from svcprep import __version__
+from svcprep.align.methods import align_features
 from svcprep.outputs.base import ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import to_save_dtype, view_settings
-from svcprep.store.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord
 
 
 def model_settings(request: ModelRequest, sha256: str | None) -> dict[str, Any]:
@@ -52,8 +53,6 @@ class AlignedFeature(Output):
         return (self.grid.audio,)
 
     def finish(self, clip: Any, partial: Any, native: np.ndarray) -> dict[str, Any]:
-        from svcprep.align.methods import align_features
-
         spec = self.request.spec
         if self.frames_file and self.frames_file in clip.frames:
             target = clip.frames[self.frames_file]
@@ -69,7 +68,7 @@ class AlignedFeature(Output):
         settings = {**model_settings(self.request, self.checkpoint_sha256), "dtype": self.dtype,
                     "method": self.method, "save_dtype": self.save_dtype, "offset": str(self.grid.offset)}
         return OutputRecord(self.name, self.kind, self.files, settings, grid=self.grid.record(),
-                            native_grid=spec.grid_record(), frames=self.frames, dim=spec.dim,
+                            native_grid=GridRecord(spec.sample_rate, spec.hop_length), frames=self.frames, dim=spec.dim,
                             tolerance=self.tolerance, svcprep_version=__version__)
 
 
@@ -114,5 +113,5 @@ class NativeFeature(Output):
                     "save_dtype": self.save_dtype, "layout": self.layout}
         return OutputRecord(self.name, self.kind, self.files, settings,
                             grid=self.reference_grid.record() if self.reference_grid else None,
-                            native_grid=spec.grid_record(), frames=self.frames, dim=spec.dim,
+                            native_grid=GridRecord(spec.sample_rate, spec.hop_length), frames=self.frames, dim=spec.dim,
                             tolerance=self.tolerance, svcprep_version=__version__)

@@ -11,8 +11,9 @@ import numpy as np
 from svcprep import __version__
 from svcprep.outputs.base import AudioRequest, ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
-from svcprep.pitch.settings import PitchSettings
-from svcprep.store.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.pitch.settings import PitchSettings, check_backend
+from svcprep.pitch.tracking import sample_track, track_on_grid
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,6 @@ class PitchOutput(Output):
 
     def check(self) -> None:
         """The CPU tracker's package is installed (a usage error naming the extra, before anything runs)."""
-        from svcprep.pitch.settings import check_backend
 
         check_backend(self.settings.method)
 
@@ -60,7 +60,6 @@ class PitchOutput(Output):
     def decode(self, clip: Any) -> Any:
         if self.tracker is not None:
             return None
-        from svcprep.pitch.tracking import track_on_grid
 
         wav = clip.audio(self.grid.audio)
         times = self.grid.times(self.num_frames(clip))
@@ -70,7 +69,6 @@ class PitchOutput(Output):
         """``(T,)`` F0 in Hz at the grid's frame times, 0 where unvoiced."""
         if self.tracker is None:
             return partial
-        from svcprep.pitch.tracking import sample_track
 
         native_times = self.tracker.resolved.frame_times(len(native))
         return sample_track(native_times, native, self.grid.times(self.num_frames(clip))).astype(np.float32)

@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 
 from svcprep import __version__
+from svcprep.audio.mel import energy_from_mel, mel_extractor
+from svcprep.audio.presets import MelPreset
+from svcprep.audio.spectra import frame_rms, keyshift_log_mel, linear_spectrogram
 from svcprep.audio.views import RAW, View
 from svcprep.outputs.base import AudioRequest, Output, OutputGrid
-from svcprep.outputs.common import mel_extractor, view_settings
-from svcprep.presets import MelPreset
-from svcprep.store.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.outputs.common import view_settings
+from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
 
 
 def mel_request(preset: MelPreset, view: View = RAW) -> AudioRequest:
@@ -88,8 +90,6 @@ class MelEnergy(Output):
         return (mel_request(self.preset, self.view),)
 
     def decode(self, clip: Any) -> np.ndarray:
-        from svcprep.audio.mel import energy_from_mel
-
         return energy_from_mel(log_mel(clip, self.preset, self.view), self.preset.time_axis)
 
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
@@ -126,8 +126,6 @@ class LinearSpectrogram(Output):
         return (self.audio,)
 
     def decode(self, clip: Any) -> np.ndarray:
-        from svcprep.audio.spectra import linear_spectrogram
-
         return linear_spectrogram(clip.audio(self.audio), self.n_fft, self.hop_length, self.win_length, self.eps)
 
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
@@ -161,8 +159,6 @@ class Volume(Output):
         return (self.grid.audio,)
 
     def decode(self, clip: Any) -> np.ndarray:
-        from svcprep.audio.spectra import frame_rms
-
         wav = clip.audio(self.grid.audio)
         return frame_rms(wav, self.grid.hop_length, self.grid.num_frames(len(wav)))
 
@@ -228,8 +224,6 @@ class AugmentedMelVolume(Output):
         return (mel_request(self.preset, self.view), self.volume_grid.audio)
 
     def decode(self, clip: Any) -> dict[str, Any]:
-        from svcprep.audio.spectra import frame_rms, keyshift_log_mel
-
         wav = clip.audio(mel_request(self.preset, self.view))
         log10_gain = self.augmentation.log10_gain(clip.uid, float(np.max(np.abs(wav))))
         keyshift = self.keyshift(clip.uid)

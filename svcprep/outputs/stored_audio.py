@@ -11,8 +11,7 @@ import numpy as np
 from svcprep import __version__
 from svcprep.outputs.base import AudioRequest, Output
 from svcprep.outputs.common import view_settings
-from svcprep.store.codecs import Wav
-from svcprep.store.records import FileRecord, OutputRecord
+from svcprep.outputs.records import FileRecord, OutputRecord, Wav
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import numpy as np
 from svcprep.align.grid import FrameGrid
 from svcprep.align.methods import align_features
 from svcprep.errors import SvcprepError
+from svcprep.fileio import atomic_write, read_npy_header
 from svcprep.pipeline.summary import RunSummary
 from svcprep.store.codecs import CODECS
-from svcprep.store.fileio import atomic_write, read_npy_header
 from svcprep.store.files import FailureLog
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from svcprep.pipeline.decode import DecodeDataset, collate_clip_list, in_chunks
+from svcprep.pipeline.ray_backend import RayBackend
 from svcprep.pipeline.workers import decode_worker_init
 
 log = logging.getLogger("svcprep")
@@ -68,6 +69,5 @@ def make_backend(options: Any, num_workers: int):
     """``options``: ``None`` (local) or :class:`~svcprep.pipeline.ray_backend.RayOptions`."""
     if options is None:
         return LocalBackend(num_workers)
-    from svcprep.pipeline.ray_backend import RayBackend
 
     return RayBackend(options)

@@ -1,8 +1,7 @@
 """What a run does, validated where it is made: before any model loads or any file is written.
 
 :class:`RunConfig` holds how a run executes (corpus, output root, device, batching, shards, backend, slicing) and
-the recipes it writes; each recipe validates its own settings (:mod:`svcprep.recipes`). :class:`ExtractorConfig`
-checks an extractor name and its options against its model family. Errors name the parameter
+the recipes it writes; each recipe validates its own settings (:mod:`svcprep.recipes`). Errors name the parameter
 (``batch_seconds``); the CLI shows the flag (``--batch-seconds``). Run YAML files are read by
 :func:`run_config_from_files`.
 """
@@ -10,72 +9,22 @@ checks an extractor name and its options against its model family. Errors name t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
 
+from svcprep.audio.slicing import slice_settings_from
 from svcprep.errors import ConfigError
+from svcprep.recipes import builtin_configs, recipe_from_dict
+from svcprep.recipes.settings import check_bool, check_choice, check_number, config_path
+from svcprep.store.base import STORES
 
 MODEL_DTYPES = ("float32", "float16", "bfloat16")
-SAVE_DTYPES = ("float32", "float16")
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
 MAX_NUM_WORKERS = 64
-
-
-@dataclass(frozen=True)
-class ExtractorConfig:
-    """One extractor of a recipe; outputs go to ``<feature_name or name>``. Name and options are checked here."""
-
-    name: str
-    model: str | None = None
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    feature_name: str | None = None
-
-    def __post_init__(self) -> None:
-        from svcprep.extractors.registry import get_entry
-
-        if not isinstance(self.options, Mapping):
-            raise ConfigError(f"{self.name}: options must be a mapping, got {self.options!r}")
-        entry = get_entry(self.name)
-        entry.split_options({**self.options, "device": "auto", "dtype": "float32"})
-        if self.feature_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.feature_name):
-            raise ConfigError(f"{self.name}: feature_name {self.feature_name!r} must be a plain directory name")
-
-    @property
-    def out_name(self) -> str:
-        return self.feature_name or self.name
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The options that shape the output, defaults filled in (what provenance records)."""
-        from svcprep.extractors.registry import get_entry
-
-        return get_entry(self.name).split_options(self.options)[0]
-
-
-def check_number(name: str, value: Any, *, positive: bool = False, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ConfigError(f"expected {'an integer' if integer else 'a number'}, got {value!r}", name)
-    if positive and not value > 0:
-        raise ConfigError(f"must be positive, got {value!r}", name)
-    if value < 0:
-        raise ConfigError(f"must be >= 0, got {value!r}", name)
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}", name)
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"expected true or false, got {value!r}", name)
 
 
 @dataclass(frozen=True)
@@ -114,7 +63,6 @@ class RunConfig:
                 raise ConfigError(f"at most {MAX_NUM_WORKERS} decode workers, got {self.num_workers}", "num_workers")
         for name in ("overwrite", "profile"):
             check_bool(name, getattr(self, name))
-        from svcprep.store.base import STORES
 
         check_choice("storage", self.storage, tuple(STORES))
         if not self.recipes:
@@ -141,7 +89,6 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
     else:
         resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
         if not resource.is_file() or "recipe" not in (yaml.safe_load(resource.read_text()) or {}):
-            from svcprep.recipes import builtin_configs
 
             raise ConfigError(f"run config {name_or_path!r} is neither a file nor a built-in config "
                               f"({', '.join(builtin_configs())})")
@@ -155,16 +102,10 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
     return data, base, label
 
 
-def config_path(value: Any, base: Path) -> Path:
-    p = Path(str(value)).expanduser()
-    return p if p.is_absolute() else base / p
-
-
 def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, model_paths: dict[str, str],
                           options: dict[str, dict], **overrides: Any) -> RunConfig:
     """A run of one recipe per config; run keys (corpus, out, ...) must agree between configs unless given as
     ``overrides`` (the command line). ``model_paths``/``options`` (``--model``/``--set``) reach every recipe."""
-    from svcprep.recipes import recipe_from_dict
 
     recipes, labels, run_values = [], [], {}
     for data, base, label in configs:
@@ -192,7 +133,6 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
     if slice_value is None:
         slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
     if slice_value is not None:
-        from svcprep.audio.slicing import slice_settings_from
 
         slicing = slice_settings_from(slice_value, options.get("slice", {}))
         rates = {r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}

@@ -11,67 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from svcprep.audio.io import Audio, decode, resample, resampled_num_samples, to_channels
+from svcprep.audio.io import Audio, decode
+from svcprep.corpus.scan import CorpusEntry
 from svcprep.errors import SvcprepError
 from svcprep.outputs.base import AudioRequest, ClipInfo
-from svcprep.pipeline.corpus import CorpusEntry
+from svcprep.outputs.clip_audio import ClipAudio
 
 # What an output's CPU work may raise for one clip without the run stopping (the clip's output fails).
 CLIP_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError, MemoryError)
-
-
-class ClipAudio:
-    """One clip's audio in every form asked for, each computed once: views, rates, channel layouts, and
-    shared products (``product(key, compute)``: e.g. the log-mel that the mel and energy outputs both use)."""
-
-    def __init__(self, uid: str, source: Audio, frames: dict[str, int] | None = None) -> None:
-        self.uid, self.source = uid, source
-        self.frames = frames or {}  # rows fixed by files already on disk (file name -> count)
-        self._bases: dict[Any, Audio] = {}
-        self._audio: dict[AudioRequest, np.ndarray] = {}
-        self._products: dict[Any, Any] = {}
-
-    def base(self, view) -> Audio:
-        if view not in self._bases:
-            self._bases[view] = view.base(self.source)
-        return self._bases[view]
-
-    def audio(self, request: AudioRequest) -> np.ndarray:
-        if request not in self._audio:
-            base = self.base(request.view)
-            x = to_channels(base, request.channels)
-            rate = request.sample_rate or base.sample_rate
-            self._audio[request] = resample(x, base.sample_rate, rate, request.length_rule)
-        return self._audio[request]
-
-    def sample_rate(self, request: AudioRequest) -> int:
-        return request.sample_rate or self.base(request.view).sample_rate
-
-    @property
-    def num_samples(self) -> _Lengths:
-        """``num_samples[request]``: the length of that audio (computed without resampling where possible),
-        as :class:`~svcprep.outputs.base.ClipInfo` has it."""
-        return _Lengths(self)
-
-    def length(self, request: AudioRequest) -> int:
-        if request in self._audio:
-            return len(self._audio[request])
-        base = self.base(request.view)
-        return resampled_num_samples(base.num_samples, base.sample_rate, self.sample_rate(request),
-                                     request.length_rule)
-
-    def product(self, key: Any, compute) -> Any:
-        if key not in self._products:
-            self._products[key] = compute()
-        return self._products[key]
-
-
-class _Lengths:
-    def __init__(self, clip: ClipAudio) -> None:
-        self._clip = clip
-
-    def __getitem__(self, request: AudioRequest) -> int:
-        return self._clip.length(request)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from svcprep.errors import SvcprepError
+from svcprep.errors import ConfigError, SvcprepError
 from svcprep.pipeline.decode import DecodeDataset
 
 BATCHES_PER_BLOCK = 16
@@ -31,8 +31,6 @@ class RayOptions:
     num_threads: int = 0  # torch threads in the actors (0: the driver's count)
 
     def __post_init__(self) -> None:
-        from svcprep.errors import ConfigError
-
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"must be a positive integer, got {self.workers!r}", "workers")
         if not 0 <= self.gpus_per_worker:

@@ -24,10 +24,14 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import probe_seconds
+from svcprep.audio.slicing import Slicer
+from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of
+from svcprep.corpus.slices import SliceRecords
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
+from svcprep.fileio import remove_stale_temp_files
+from svcprep.pipeline import device_defaults
 from svcprep.pipeline.backends import make_backend
 from svcprep.pipeline.config import RunConfig
-from svcprep.pipeline.corpus import CorpusEntry, load_corpus, shard_of
 from svcprep.pipeline.decode import CLIP_ERRORS, DecodeDataset, DecodedClip, DecodePlan, WorkItem, make_batches
 from svcprep.pipeline.models import ModelStage
 from svcprep.pipeline.profile import StageTimes
@@ -35,7 +39,6 @@ from svcprep.pipeline.summary import RunSummary
 from svcprep.pipeline.writer import BackgroundWriter, WriteJob
 from svcprep.recipes.base import RecipeContext
 from svcprep.store.base import open_store
-from svcprep.store.fileio import remove_stale_temp_files
 from svcprep.store.files import FileStore
 
 log = logging.getLogger("svcprep")
@@ -233,8 +236,6 @@ class Pipeline:
         return merged
 
     def _known_pieces(self) -> dict[str, list[str]]:
-        from svcprep.pipeline.slices import SliceRecords
-
         return SliceRecords(self.out, self.config.slicing, self.shard_label).load()
 
     # -- run --------------------------------------------------------------------------------------
@@ -433,20 +434,17 @@ class Pipeline:
     def _slicer(self) -> Any:
         if self.config.slicing is None:
             return None
-        from svcprep.audio.slicing import Slicer
 
         return Slicer(self.config.slicing)
 
     def _slice_records(self) -> Any:
         if self.config.slicing is None:
             return None
-        from svcprep.pipeline.slices import SliceRecords
 
         return SliceRecords(self.out, self.config.slicing, self.shard_label)
 
     def _batching(self, stage: ModelStage) -> tuple[float, int]:
         """(seconds of audio per batch, decode workers): the user's values, else what fits the device."""
-        from svcprep.pipeline import device_defaults
 
         c = self.config
         models = stage.loaded()

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcprep.errors import StorageError
+from svcprep.outputs.records import DoneEntry, FileRecord
 from svcprep.store.base import Store
 from svcprep.store.files import DoneList, SettingsChangedError
-from svcprep.store.records import DoneEntry, FileRecord
 
 # The disk itself is unusable: every later write would fail the same way.
 FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}

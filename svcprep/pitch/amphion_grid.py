@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from svcprep.audio.presets import MelPreset
 from svcprep.pitch.settings import PitchSettings
-from svcprep.presets import MelPreset
 
 VOICING_THRESHOLD = 0.6  # Amphion's parselmouth call
 

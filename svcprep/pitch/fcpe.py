@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.audio.mel import slaney_mel_filters
 from svcprep.errors import CheckpointError, ConfigError
+from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 from svcprep.extractors.spec import CenteredFrames, ExtractorSpec
-from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker
+from svcprep.pitch.fcpe_model import CFNaiveMelPE
+from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, load_network, runs_whole
 
 BUNDLED = ("assets", "fcpe_c_v001.pt")
 DECODERS = ("local_argmax", "argmax")
@@ -56,7 +59,6 @@ def locate(model: str | Path | None) -> Path:
 def _checkpoint(path: Path) -> dict[str, Any]:
     import torch
 
-    from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 
     loaded = load_untrusted_checkpoint(path)
     if not (isinstance(loaded, dict) and isinstance(loaded.get("model"), dict)
@@ -102,7 +104,6 @@ class FCPE(NeuralTracker):
     def __init__(self, net, config: dict[str, Any], threshold: float, device, dtype, decoder: str = "local_argmax"):
         import torch
 
-        from svcprep.audio.mel import slaney_mel_filters
 
         super().__init__(threshold, device, dtype)
         if decoder not in DECODERS:
@@ -136,8 +137,6 @@ class FCPE(NeuralTracker):
         return out[:wanted]
 
     def clip_context(self, mel):
-        from svcprep.pitch.neural import runs_whole
-
         if runs_whole(mel.shape[0], self.window_frames, self.context_frames):
             return None  # runs whole: the network takes the statistics from the clip's own frames
         return self.net.group_statistics(mel.to(self.device))
@@ -164,9 +163,6 @@ class FCPE(NeuralTracker):
 
 
 def load(resolved, decoder: str = "local_argmax") -> FCPE:
-    from svcprep.pitch.fcpe_model import CFNaiveMelPE
-    from svcprep.pitch.neural import load_network
-
     config = resolved.config
     state = dict(_checkpoint(resolved.path)["model"])
     # torchfcpe saved the weight norm of the output layer as weight_g / weight_v (torch's parametrization names).

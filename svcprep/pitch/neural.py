@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from svcprep.errors import AudioLoadError
+from svcprep.audio.io import resample
+from svcprep.errors import AudioLoadError, CheckpointError, FrameCountError
+from svcprep.extractors.base import resolve_device, resolve_dtype
 
 SAMPLE_RATE, HOP_LENGTH = 16000, 160
 
@@ -124,7 +126,6 @@ class NeuralTracker:
             parts.sort(key=lambda p: p[0])
             salience = torch.cat([p[1] for p in parts])
             if salience.shape[0] != mels[clip].shape[0]:
-                from svcprep.errors import FrameCountError
 
                 raise FrameCountError(f"{self.spec.name}: {salience.shape[0]} frames for {mels[clip].shape[0]}")
             results.append(salience)
@@ -136,7 +137,6 @@ class NeuralTracker:
 
     def native_track(self, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
         """(frame times in seconds, F0 in Hz with 0 = unvoiced) of mono ``wav`` at any rate (resampled to 16 kHz)."""
-        from svcprep.audio.io import resample
 
         x = resample(np.asarray(wav, dtype=np.float32), sample_rate, SAMPLE_RATE)
         f0 = self.extract([x])[0]
@@ -153,8 +153,6 @@ def time_mask(lengths: list[int], total: int, device: torch.device) -> torch.Ten
 
 def load_network(net: torch.nn.Module, state: dict, resolved) -> tuple[torch.nn.Module, torch.device, torch.dtype]:
     """``state`` into ``net`` (every tensor, exactly), on the resolved device and dtype, in eval mode."""
-    from svcprep.errors import CheckpointError
-    from svcprep.extractors.base import resolve_device, resolve_dtype
 
     try:
         net.load_state_dict(state, strict=True)

@@ -44,11 +44,6 @@ class ResolvedTracker:
     def model_key(self) -> tuple:
         return ("tracker", self.name, str(self.path), self.threshold, self.device, self.dtype)
 
-    def request(self, audio):
-        from svcprep.outputs.base import ModelRequest
-
-        return ModelRequest(self, audio)
-
     def frame_times(self, num_frames: int):
         return importlib.import_module(TRACKERS[self.name].module).frame_times(num_frames)
 

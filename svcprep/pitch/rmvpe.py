@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.audio.mel import slaney_mel_filters
 from svcprep.errors import CheckpointError, ConfigError
+from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 from svcprep.extractors.spec import CenteredFrames, ExtractorSpec
-from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker
+from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, load_network
+from svcprep.pitch.rmvpe_model import E2E, N_BINS, shapes_of
 
 N_FFT, FMIN, FMAX, N_MELS = 1024, 30.0, 8000.0, 128
 CENTS_OF_BIN_0, CENTS_PER_BIN = 1997.3794084376191, 20.0
@@ -38,7 +41,6 @@ def locate(model: str | Path | None) -> Path:
 def state_dict_of(path: Path) -> dict[str, Any]:
     import torch
 
-    from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 
     loaded = load_untrusted_checkpoint(path)
     state = loaded.get("model") if isinstance(loaded, dict) and isinstance(loaded.get("model"), dict) else loaded
@@ -56,8 +58,6 @@ def state_dict_of(path: Path) -> dict[str, Any]:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    from svcprep.pitch.rmvpe_model import N_BINS, shapes_of
-
     state = state_dict_of(path)
     try:
         shapes = shapes_of(state)
@@ -102,7 +102,6 @@ class RMVPE(NeuralTracker):
     def __init__(self, net, threshold: float, device, dtype) -> None:
         import torch
 
-        from svcprep.audio.mel import slaney_mel_filters
 
         super().__init__(threshold, device, dtype)
         self.net = net
@@ -146,14 +145,10 @@ class RMVPE(NeuralTracker):
 
 
 def build(shapes: dict[str, int]):
-    from svcprep.pitch.rmvpe_model import E2E
-
     return E2E(shapes["levels"], shapes["inter_depth"], shapes["n_blocks"], shapes["width"], shapes["n_gru"],
                shapes["gru_hidden"])
 
 
 def load(resolved) -> RMVPE:
-    from svcprep.pitch.neural import load_network
-
     net, device, dtype = load_network(build(resolved.config), state_dict_of(resolved.path), resolved)
     return RMVPE(net, resolved.threshold, device, dtype)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from svcprep.audio.presets import MelPreset
 from svcprep.errors import SvcprepError
 from svcprep.pitch.amphion_grid import VOICING_THRESHOLD, amphion_pitch
 from svcprep.pitch.settings import PitchSettings
-from svcprep.presets import MelPreset
 
 
 def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,

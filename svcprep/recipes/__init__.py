@@ -1,8 +1,10 @@
 """Recipes: each turns a run's outputs into one project's on-disk tree (names, dtypes, grids, file lists,
-statistics, config fragment). A recipe is one module here plus one line in :data:`RECIPES`; several recipes in
-one run share one decode and one forward per model.
+statistics, config fragment). A recipe is one class (:class:`~svcprep.recipes.base.Recipe`) in a module here, with
+at most one helper module ``<module>_files.py`` beside it for its file names and tree checks, plus one line in
+:data:`RECIPES`; several recipes in one run share one decode and one forward per model.
 
-Registered lazily (module:attribute strings), so listing recipes imports no model code.
+Registered lazily (module:class strings, the lazy import for start-up time), so listing recipes imports no model
+code.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any
 from svcprep.errors import ConfigError
 
 RECIPES = {
-    "amphion": "svcprep.recipes.amphion:from_dict",
-    "so-vits-svc": "svcprep.recipes.sovits:from_dict",
-    "ddsp-svc": "svcprep.recipes.ddsp:from_dict",
-    "rvc": "svcprep.recipes.rvc:from_dict",
-    "pieces": "svcprep.recipes.pieces:from_dict",
+    "amphion": "svcprep.recipes.amphion:AmphionRecipe",
+    "so-vits-svc": "svcprep.recipes.sovits:SovitsRecipe",
+    "ddsp-svc": "svcprep.recipes.ddsp:DdspRecipe",
+    "rvc": "svcprep.recipes.rvc:RvcRecipe",
+    "pieces": "svcprep.recipes.pieces:PiecesRecipe",
 }
 
 
@@ -32,20 +34,19 @@ def recipe_from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str,
         close = difflib.get_close_matches(str(name), list(RECIPES), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(f"{source}: unknown recipe {name!r}; {hint}known: {', '.join(RECIPES)}", "config")
-    module_name, attribute = RECIPES[name].split(":")
-    build = getattr(importlib.import_module(module_name), attribute)
     settings = {k: v for k, v in data.items() if k != "recipe"}
     try:
-        return build(settings, base, model_paths=model_paths, options=options)
+        return recipe_class(name).from_settings(settings, base, model_paths=model_paths, options=options)
     except ConfigError as exc:
         raise ConfigError(f"run config {source}: {exc}") from None
 
 
-def recipe_module(name: str):
-    """The module of a registered recipe (its ``naming_from_record`` and ``verify_tree`` serve ``verify``)."""
+def recipe_class(name: str) -> Any:
+    """The class of a registered recipe (``verify`` finds a recorded tree's naming and checks through it)."""
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r} recorded; known: {', '.join(RECIPES)}")
-    return importlib.import_module(RECIPES[name].split(":")[0])
+    module_name, attribute = RECIPES[name].split(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def builtin_configs() -> list[str]:

@@ -17,19 +17,31 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from svcprep.align.methods import AVERAGING_METHODS, METHODS
+from svcprep.audio.presets import MelPreset, load_preset
 from svcprep.errors import ConfigError
+from svcprep.outputs.base import AudioRequest, ModelRequest
 from svcprep.outputs.features import AlignedFeature, NativeFeature
 from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.records import FileRecord, FramesRecord
 from svcprep.outputs.spectral import LogMel, MelEnergy, mel_grid
-from svcprep.pipeline.config import SAVE_DTYPES, ExtractorConfig, check_bool, check_choice, check_number
-from svcprep.pitch.settings import PitchSettings, pitch_settings_from_dict
-from svcprep.presets import MelPreset, load_preset
+from svcprep.pitch.amphion_grid import amphion_pitch
+from svcprep.pitch.settings import PitchSettings
+from svcprep.recipes import amphion_dataset
 from svcprep.recipes.base import Recipe, RecipeContext
-from svcprep.store.records import FileRecord, FramesRecord
+from svcprep.recipes.settings import (
+    SAVE_DTYPES,
+    ExtractorConfig,
+    check_bool,
+    check_choice,
+    check_number,
+    config_model,
+    pitch_from,
+)
 
 MELS, PITCHES, UVS, ENERGYS, MEL_STATS = "mels", "pitches", "uvs", "energys", "mel_min_max_stats"
 RESERVED = (MELS, PITCHES, UVS, ENERGYS, MEL_STATS)
@@ -51,7 +63,6 @@ class AmphionPitch(PitchOutput):
     def decode(self, clip: Any) -> Any:
         if self.settings.grid != "amphion":
             return super().decode(clip)
-        from svcprep.pitch.amphion_grid import amphion_pitch
 
         return amphion_pitch(clip.audio(self.grid.audio), self.preset, self.num_frames(clip), self.settings)
 
@@ -76,9 +87,33 @@ class AmphionRecipe(Recipe):
     keep_native: bool = False
     save_dtype: str = "float32"
 
-    def __post_init__(self) -> None:
-        from svcprep.align.methods import METHODS
+    # the run config's key for a field, where the two differ
+    CONFIG_KEYS: ClassVar[dict[str, str]] = {"fragment": "amphion"}
 
+    @classmethod
+    def settings_keys(cls) -> tuple[str, ...]:
+        return tuple(cls.CONFIG_KEYS.get(f.name, f.name) for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_settings(cls, data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
+                      options: dict[str, dict]) -> AmphionRecipe:
+        cls.check_keys(data)
+        values: dict[str, Any] = {
+            "preset": load_preset(str(data.get("preset", "amphion-svc-24k"))),
+            "extractors": extractors_from_list(data.get("extractors"), base, model_paths, options),
+            "pitch": pitch_from(data.get("pitch"), model_paths, options),
+            "fragment": data.get("amphion", False),
+        }
+        for key in ("mels", "energy", "stats", "method", "tolerance", "keep_native", "save_dtype"):
+            if key in data:
+                values[key] = data[key]
+        return cls(**values)
+
+    @classmethod
+    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return amphion_dataset.verify_statistics(store, records)
+
+    def __post_init__(self) -> None:
         check_choice("save_dtype", self.save_dtype, SAVE_DTYPES)
         check_choice("method", self.method, METHODS)
         check_number("tolerance", self.tolerance, integer=True)
@@ -142,10 +177,9 @@ class AmphionRecipe(Recipe):
         if self.pitch is not None:
             tracker, sha = None, None
             if self.pitch.on_model_device:
-                from svcprep.outputs.base import AudioRequest
 
                 resolved = ctx.resolve_tracker(self.pitch)
-                tracker = resolved.request(AudioRequest(resolved.spec.sample_rate, 1, grid.audio.view))
+                tracker = ModelRequest(resolved, AudioRequest(resolved.spec.sample_rate, 1, grid.audio.view))
                 sha = ctx.fingerprint(resolved.path)
             outputs.append(AmphionPitch(PITCHES, grid, self.pitch, tracker, sha, frames, existing, self.preset))
         for config in self.extractors:
@@ -166,8 +200,6 @@ class AmphionRecipe(Recipe):
 
     # -- dataset-level files ----------------------------------------------------------------------------
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        from svcprep.recipes import amphion_dataset
-
         notes = []
         if self.stats:
             missing = [e.uid for e in ctx.corpus.entries if not ctx.store.exists(self.mel_file, e.uid)]
@@ -188,15 +220,13 @@ def feature_outputs(ctx: RecipeContext, config: ExtractorConfig, grid, frames: F
                     save_dtype: str) -> list:
     """An extractor's aligned output (and its native copy): the model resolved, its spec checked against the
     method (integer codes cannot be averaged)."""
-    from svcprep.align.methods import AVERAGING_METHODS
-    from svcprep.outputs.base import AudioRequest
 
     resolved = ctx.resolve_extractor(config)
     spec = resolved.spec
     if spec.integer_output and method in AVERAGING_METHODS:
         raise ConfigError(f"{config.out_name}: integer outputs (codes) cannot be averaged by method {method!r}; "
                           "use --method nearest or repeat", "method")
-    request = resolved.request(AudioRequest(spec.sample_rate, spec.channels, grid.audio.view))
+    request = ModelRequest(resolved, AudioRequest(spec.sample_rate, spec.channels, grid.audio.view))
     sha = ctx.fingerprint(resolved.path)
     outputs: list = [AlignedFeature(config.out_name, request, grid, method, tolerance, save_dtype, ctx.dtype, sha,
                                     frames, frames_file)]
@@ -206,9 +236,6 @@ def feature_outputs(ctx: RecipeContext, config: ExtractorConfig, grid, frames: F
     return outputs
 
 
-# -- run configs --------------------------------------------------------------------------------------------
-KEYS = ("preset", "mels", "energy", "pitch", "stats", "amphion", "extractors", "method", "tolerance",
-        "keep_native", "save_dtype")
 EXTRACTOR_KEYS = {"name", "model", "options", "feature_name"}
 
 
@@ -229,54 +256,3 @@ def extractors_from_list(items: Any, base: Path, model_paths: dict[str, str],
         merged = {**(item.get("options") or {}), **options.get(name, {})}
         extractors.append(ExtractorConfig(name, model, merged, item.get("feature_name")))
     return tuple(extractors)
-
-
-def config_model(value: Any, base: Path) -> str | None:
-    """Relative file paths are relative to the config; hub ids (``org/name``) stay as they are."""
-    if value is None:
-        return None
-    text = str(value)
-    candidate = (base / text).expanduser()
-    return str(candidate.resolve()) if not Path(text).is_absolute() and candidate.exists() else text
-
-
-def pitch_from(data: Any, model_paths: dict[str, str], options: dict[str, dict],
-               defaults: PitchSettings | None = None) -> PitchSettings | None:
-    """``pitch:`` of a run config with ``--set pitch.KEY=VALUE`` and ``--model fcpe|rmvpe=PATH`` applied."""
-    if not data and not options.get("pitch") and defaults is None:
-        return None
-    settings = pitch_settings_from_dict(data if data else True, defaults)
-    if options.get("pitch"):
-        settings = pitch_settings_from_dict(options["pitch"], settings)
-    if settings.method in model_paths:
-        settings = settings.replace(model=str(Path(model_paths[settings.method]).expanduser().resolve()))
-    return settings
-
-
-def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
-              options: dict[str, dict]) -> AmphionRecipe:
-    unknown = sorted(set(data) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(('recipe',) + KEYS))}")
-    values: dict[str, Any] = {
-        "preset": load_preset(str(data.get("preset", "amphion-svc-24k"))),
-        "extractors": extractors_from_list(data.get("extractors"), base, model_paths, options),
-        "pitch": pitch_from(data.get("pitch"), model_paths, options),
-        "fragment": data.get("amphion", False),
-    }
-    for key in ("mels", "energy", "stats", "method", "tolerance", "keep_native", "save_dtype"):
-        if key in data:
-            values[key] = data[key]
-    return AmphionRecipe(**values)
-
-
-def naming_from_record(data: dict[str, Any]):
-    from svcprep.store.naming import DEFAULT_NAMING
-
-    return DEFAULT_NAMING
-
-
-def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    from svcprep.recipes import amphion_dataset
-
-    return amphion_dataset.verify_statistics(store, records)

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.audio.presets import MelPreset
+from svcprep.corpus.scan import Corpus, CorpusEntry
 from svcprep.errors import ConfigError
-from svcprep.pipeline.corpus import Corpus, CorpusEntry
-from svcprep.presets import MelPreset
+from svcprep.outputs.features import NativeFeature
 from svcprep.store.files import FileStore
 
 MELS, PITCHES, UVS, ENERGYS, MEL_STATS = "mels", "pitches", "uvs", "energys", "mel_min_max_stats"
@@ -257,8 +258,6 @@ def fragment(store: FileStore, recipe: Any, content: dict[str, tuple[str, int, i
 
 
 def write_fragment(store: FileStore, recipe: Any, outputs: list) -> str:
-    from svcprep.outputs.features import NativeFeature
-
     content, skipped = {}, []
     for config in recipe.extractors:
         name = config.out_name

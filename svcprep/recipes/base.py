@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from svcprep.errors import SvcprepError
-from svcprep.pipeline.corpus import Corpus
-from svcprep.pipeline.verify import MAX_LISTED
+from svcprep.corpus.scan import Corpus
+from svcprep.errors import ConfigError, SvcprepError
+from svcprep.extractors.hub import cached_fingerprint
+from svcprep.extractors.registry import resolve_extractor
+from svcprep.outputs.base import ModelRequest
+from svcprep.pitch.registry import resolve_tracker
 from svcprep.store.files import FileStore
 from svcprep.store.naming import DEFAULT_NAMING, Naming
 
@@ -35,20 +39,15 @@ class RecipeContext:
 
     def resolve_extractor(self, config) -> Any:
         """An :class:`ExtractorConfig` resolved (model located, spec from its config files), not loaded."""
-        from svcprep.extractors.registry import resolve_extractor
 
         return resolve_extractor(config.name, config.model, **{**config.options, "device": self.device,
                                                                "dtype": self.dtype, "verify": False})
 
     def resolve_tracker(self, settings) -> Any:
-        from svcprep.pitch.registry import resolve_tracker
-
         return resolve_tracker(settings.method, settings.model, threshold=settings.voicing_threshold,
                                device=self.device, dtype=self.dtype)
 
     def fingerprint(self, path: Path) -> str:
-        from svcprep.extractors.hub import cached_fingerprint
-
         key = str(path)
         if key not in self._fingerprints:
             self._fingerprints[key] = cached_fingerprint(path, self.store.bookkeeping_dir)
@@ -57,17 +56,17 @@ class RecipeContext:
     def content_and_pitch(self, extractor, width: int, audio_of, pitch, what: str) -> tuple[Any, str, Any, Any]:
         """(content request, its checkpoint sha256, tracker request or ``None``, tracker sha256) of a recipe that
         reads ``width``-d content from one extractor; ``audio_of(sample_rate)`` gives the audio each model reads."""
-        from svcprep.errors import ConfigError
 
         resolved = self.resolve_extractor(extractor)
         if resolved.spec.dim != width:
             raise ConfigError(f"{what} is {width}-d but the model gives {resolved.spec.dim}-d features "
                               f"({resolved.model}); choose the matching setting or model", "model")
-        content = resolved.request(audio_of(resolved.spec.sample_rate))
+        content = ModelRequest(resolved, audio_of(resolved.spec.sample_rate))
         tracker, tracker_sha = None, None
         if pitch.on_model_device:
             tracked = self.resolve_tracker(pitch)
-            tracker, tracker_sha = tracked.request(audio_of(tracked.spec.sample_rate)), self.fingerprint(tracked.path)
+            tracker = ModelRequest(tracked, audio_of(tracked.spec.sample_rate))
+            tracker_sha = self.fingerprint(tracked.path)
         return content, self.fingerprint(resolved.path), tracker, tracker_sha
 
     def done_uids(self, outputs: list) -> set[str]:
@@ -83,11 +82,48 @@ class RecipeContext:
 
 
 class Recipe:
-    """A project's on-disk tree. Subclasses are frozen dataclasses of their settings."""
+    """A project's on-disk tree. Subclasses are frozen dataclasses of their settings: a run config's keys are the
+    dataclass's fields (:meth:`settings_keys`); ``verify``, which has the records and no run config, finds the
+    files again through :meth:`naming_from_record` and checks the tree with :meth:`verify_tree`."""
 
     name: ClassVar[str] = ""
     default_slicing: ClassVar[Any] = None
     whole_uids: ClassVar[bool] = False  # write an utterance's files only when every output of it succeeded
+    derived_fields: ClassVar[tuple[str, ...]] = ()  # fields the parser fills, never a config key
+
+    # -- settings ----------------------------------------------------------------------------------------------
+    @classmethod
+    def settings_keys(cls) -> tuple[str, ...]:
+        """The keys a run config may give this recipe (besides ``recipe:``)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in cls.derived_fields)
+
+    @classmethod
+    def check_keys(cls, values: dict[str, Any]) -> None:
+        unknown = sorted(set(values) - set(cls.settings_keys()))
+        if unknown:
+            valid = ", ".join(sorted(("recipe", *cls.settings_keys())))
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {valid}")
+
+    @classmethod
+    def from_settings(cls, data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
+                      options: dict[str, dict]) -> Recipe:
+        """The recipe a run config's mapping describes (relative paths relative to ``base``), ``--model`` and
+        ``--set`` applied; unknown keys are refused."""
+        cls.check_keys(data)
+        return cls(**data)
+
+    # -- what verify needs ---------------------------------------------------------------------------------------
+    @classmethod
+    def naming_from_record(cls, data: dict[str, Any]) -> Naming:
+        """The naming of a tree this recipe wrote, from its record (:meth:`record_data`)."""
+        return DEFAULT_NAMING
+
+    @classmethod
+    def verify_tree(cls, store: FileStore, records: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+        """``(where, problem)`` for what this project's loader would trip on, beyond each output's own checks."""
+        return []
+
+    # -- the run -------------------------------------------------------------------------------------------------
 
     def option_names(self) -> set[str]:
         """What ``--model NAME=...`` / ``--set NAME.key=...`` may name in this recipe."""
@@ -107,7 +143,7 @@ class Recipe:
         return {}
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
-        """What ``verify`` needs to find this recipe's files again (its module's ``naming_from_record``)."""
+        """What ``verify`` needs to find this recipe's files again (:meth:`naming_from_record`)."""
         return {}
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
@@ -115,9 +151,7 @@ class Recipe:
         return []
 
 
-# Each recipe module also defines, for ``verify`` (which has no run config, only the records):
-#   naming_from_record(data: dict) -> Naming
-#   verify_tree(store: FileStore, records: dict[str, OutputRecord], data: dict) -> list[(where, problem)]
+MAX_LISTED = 5  # problems ``verify`` lists per output (the count of the rest follows)
 
 # What reading one uid's files may raise in a tree check: a file missing, cut short, or not what it claims to be.
 READ_ERRORS = (OSError, ValueError, EOFError, SvcprepError)
@@ -130,7 +164,7 @@ def finished_in_all(store, records: dict, names: tuple[str, ...]) -> set[str]:
 
 def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
     """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(uid)`` returns a problem, at most
-    ``verify``'s ``MAX_LISTED``; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
+    ``MAX_LISTED``; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
     problems: list[tuple[str, str]] = []
     for uid in sorted(uids):
         try:
@@ -144,35 +178,3 @@ def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
     return problems
 
 
-def content_recipe(cls, data: dict[str, Any], keys: tuple[str, ...], choice: tuple[str, dict, str], base: Path,
-                   model_paths: dict[str, str], options: dict[str, dict], pitch_defaults):
-    """A recipe of class ``cls`` from its settings (:func:`recipe_settings`); ``choice`` = (the key that names its
-    content encoder, the table ``value -> (extractor name, ...)``, the default value)."""
-    key, table, default = choice
-    recipe = cls.name
-    extractor = table.get({**data, **options.get(recipe, {})}.get(key, default), (None,))[0]
-    return cls(**recipe_settings(recipe, data, keys, extractor, base, model_paths, options, pitch_defaults))
-
-
-def recipe_settings(recipe: str, data: dict[str, Any], keys: tuple[str, ...], extractor: str | None, base: Path,
-                    model_paths: dict[str, str], options: dict[str, dict], pitch_defaults) -> dict[str, Any]:
-    """The settings of a recipe whose content comes from one ContentVec-family extractor and whose F0 from one
-    tracker: ``data`` with ``--set <recipe>.KEY`` over it, unknown keys refused, the extractor's model and options
-    from ``--model contentvec=`` / ``--model <extractor>=`` and ``--set contentvec.*``, the pitch settings with
-    the project's default tracker (:func:`~svcprep.recipes.sovits.default_pitch`)."""
-    from svcprep.errors import ConfigError
-    from svcprep.recipes.amphion import config_model
-    from svcprep.recipes.sovits import default_pitch
-
-    values = {**data, **options.get(recipe, {})}
-    unknown = sorted(set(values) - set(keys))
-    if unknown:
-        valid = ", ".join(sorted(("recipe", *keys)))
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {valid}")
-    given = model_paths.get("contentvec", model_paths.get(extractor or ""))
-    model = config_model(given, Path.cwd()) if given else config_model(values.get("model"), base)
-    pitch, note = default_pitch(model_paths, values.get("pitch"), options, pitch_defaults)
-    extractor_options = {**(values.get("options") or {}), **options.get("contentvec", {}),
-                         **options.get(extractor or "", {})}
-    kept = {k: v for k, v in values.items() if k not in ("model", "pitch", "options")}
-    return {"model": model, "options": extractor_options, "pitch": pitch, "pitch_note": note, **kept}

@@ -20,26 +20,28 @@ never moves or changes a source file).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from svcprep.align.methods import METHODS
+from svcprep.audio.presets import load_preset
 from svcprep.audio.views import Resampled
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import AlignedFeature
 from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.records import FileRecord
 from svcprep.outputs.spectral import Augmentation, AugmentedMelVolume, LogMel, Volume
 from svcprep.outputs.stored_audio import StoredAudio
-from svcprep.pipeline.config import ExtractorConfig, check_choice, check_number
-from svcprep.pitch.settings import PitchSettings
-from svcprep.presets import load_preset
-from svcprep.recipes.base import Recipe, RecipeContext, finished_in_all, uid_problems
+from svcprep.pitch.tracking import fill_unvoiced
+from svcprep.recipes.base import RecipeContext, finished_in_all, uid_problems
+from svcprep.recipes.content import ContentRecipe
+from svcprep.recipes.settings import check_choice, check_number
 from svcprep.recipes.speakers import NameTable, name_table, ordered
 from svcprep.store.naming import Naming
-from svcprep.store.records import FileRecord
 
 NAME = "ddsp-svc"
 ENCODERS = {"contentvec768l12": ("contentvec-768-l12", 768), "contentvec768": ("contentvec-768-l12", 768),
@@ -61,8 +63,6 @@ class DdspPitch(PitchOutput):
         return (FileRecord("f0", "npy", "float32", "(N,)"),)
 
     def files_for(self, f0: np.ndarray) -> dict[str, Any]:
-        from svcprep.pitch.tracking import fill_unvoiced
-
         return {"f0": fill_unvoiced(f0).astype(np.float32)}
 
 
@@ -124,14 +124,11 @@ def val_sources(table: NameTable, seed: int) -> frozenset:
 
 
 @dataclass(frozen=True)
-class DdspRecipe(Recipe):
+class DdspRecipe(ContentRecipe):
     name = NAME
     whole_uids = True  # its trainer would read a partial utterance
+    encoder_key, encoders = "encoder", ENCODERS
     encoder: str = "contentvec768l12"
-    model: str | None = None
-    options: dict = field(default_factory=dict)
-    pitch: PitchSettings = field(default_factory=lambda: PitchSettings(method="rmvpe", threshold=0.03))
-    pitch_note: str = ""
     method: str = "nearest"
     sample_rate: int = 44100
     block_size: int = 512
@@ -139,8 +136,6 @@ class DdspRecipe(Recipe):
     seed: int = 1234
 
     def __post_init__(self) -> None:
-        from svcprep.align.methods import METHODS
-
         check_choice("encoder", self.encoder, tuple(ENCODERS))
         check_choice("method", self.method, METHODS)
         for name in ("sample_rate", "block_size"):
@@ -161,13 +156,6 @@ class DdspRecipe(Recipe):
         """``L // 512 + 1`` frames, frame i at ``i·512`` samples (DDSP-SVC's ``n_frames`` and its F0 times)."""
         return OutputGrid(self.audio, self.block_size, True, Fraction(0))
 
-    @property
-    def extractor(self) -> ExtractorConfig:
-        return ExtractorConfig(ENCODERS[self.encoder][0], self.model, self.options)
-
-    def option_names(self) -> set[str]:
-        return {"contentvec", self.extractor.name, "pitch", self.pitch.method, NAME}
-
     def naming(self, ctx: RecipeContext) -> Naming:
         table = name_table(ctx.corpus, NAME)
         return DdspNaming(table, val_sources(table, self.seed))
@@ -176,10 +164,39 @@ class DdspRecipe(Recipe):
         naming = ctx.store.naming
         return {"names": naming.table.to_json(), "val": sorted(naming.val_sources)}
 
+    @classmethod
+    def naming_from_record(cls, data: dict[str, Any]) -> Naming:
+        return DdspNaming(NameTable.from_json(data.get("names", {})), frozenset(data.get("val", [])))
+
+    @classmethod
+    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        """Shapes DDSP-SVC's loaders never check: units (N, D), f0/volume (N,) with no zero F0, mel (N - 1, 128)."""
+        needed = ("audio", "units", "f0", "volume", "mel")
+        if not all(n in records for n in needed):
+            return [(NAME, "a core output has no record")]
+
+        def check_uid(uid: str) -> str | None:
+            length = store.header(records["audio"].files[0], uid)[0][0]
+            frames = length // records["f0"].grid.hop_length + 1
+            units = store.header(records["units"].files[0], uid)[0]
+            f0 = store.read(records["f0"].files[0], uid)
+            mel = store.header(records["mel"].files[0], uid)[0]
+            volume = store.header(records["volume"].files[0], uid)[0]
+            if units[0] != frames or f0.shape != (frames,) or volume != (frames,) or mel[0] != frames - 1:
+                return (f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = {frames} "
+                        "(mel N - 1, as (T, n_mels))")
+            return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
+
+        problems = uid_problems(finished_in_all(store, records, needed), check_uid)
+        for split in SPLITS:
+            if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
+                problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
+        return problems
+
     def outputs(self, ctx: RecipeContext) -> list:
         grid, frames = self.grid, self.grid.frames_from_audio("audio")
         content, content_sha, tracker, sha = ctx.content_and_pitch(
-            self.extractor, ENCODERS[self.encoder][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.extractor, self.content_width, lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
             self.pitch, f"encoder {self.encoder}")
         preset = dataclasses.replace(load_preset("nsf-hifigan-44k"), mel_layout="frames_by_mels",
                                      resample_length="librosa")
@@ -206,7 +223,7 @@ class DdspRecipe(Recipe):
             tables[naming.split(uid)][naming.rel(uid)] = augmentation.keyshift(uid)
         for split, table in tables.items():
             store.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
-        width = ENCODERS[self.encoder][1]
+        width = self.content_width
         root = store.root.resolve()
         fragment = {
             "data": {"encoder": self.encoder, "encoder_out_channels": width, "encoder_sample_rate": 16000,
@@ -225,43 +242,3 @@ class DdspRecipe(Recipe):
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
         return notes
-
-
-KEYS = ("encoder", "model", "options", "pitch", "method", "sample_rate", "block_size", "max_keyshift", "seed")
-
-
-def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
-              options: dict[str, dict]) -> DdspRecipe:
-    from svcprep.recipes.base import content_recipe
-
-    return content_recipe(DdspRecipe, data, KEYS, ("encoder", ENCODERS, "contentvec768l12"), base, model_paths, options,
-                          PitchSettings(method="rmvpe", threshold=0.03))
-
-
-def naming_from_record(data: dict[str, Any]) -> Naming:
-    return DdspNaming(NameTable.from_json(data.get("names", {})), frozenset(data.get("val", [])))
-
-
-def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    """Shapes DDSP-SVC's loaders never check: units (N, D), f0/volume (N,) with no zero F0, mel (N - 1, 128)."""
-    needed = ("audio", "units", "f0", "volume", "mel")
-    if not all(n in records for n in needed):
-        return [(NAME, "a core output has no record")]
-
-    def check_uid(uid: str) -> str | None:
-        length = store.header(records["audio"].files[0], uid)[0][0]
-        frames = length // records["f0"].grid.hop_length + 1
-        units = store.header(records["units"].files[0], uid)[0]
-        f0 = store.read(records["f0"].files[0], uid)
-        mel = store.header(records["mel"].files[0], uid)[0]
-        volume = store.header(records["volume"].files[0], uid)[0]
-        if units[0] != frames or f0.shape != (frames,) or volume != (frames,) or mel[0] != frames - 1:
-            return (f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = {frames} "
-                    "(mel N - 1, as (T, n_mels))")
-        return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
-
-    problems = uid_problems(finished_in_all(store, records, needed), check_uid)
-    for split in SPLITS:
-        if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
-            problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
-    return problems

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
+from svcprep.corpus.slices import SliceRecords
+from svcprep.errors import ConfigError
 from svcprep.outputs.base import AudioRequest
 from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.recipes.base import Recipe, RecipeContext
@@ -24,8 +24,6 @@ class PiecesRecipe(Recipe):
     sample_rate: int | None = None
 
     def check(self, ctx: RecipeContext) -> None:
-        from svcprep.errors import ConfigError
-
         if ctx.slicing is None:
             raise ConfigError("svcprep slice needs slicing settings", "slice")
 
@@ -33,8 +31,6 @@ class PiecesRecipe(Recipe):
         return [StoredAudio("pieces", AudioRequest(self.sample_rate), "wav_float32")]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        from svcprep.pipeline.slices import SliceRecords
-
         store = ctx.store
         done = ctx.done_uids(outputs)
         entries = {e.uid: e for e in ctx.corpus.entries}
@@ -48,18 +44,3 @@ class PiecesRecipe(Recipe):
                                  "source": str(source.path), "start": start, "end": end})
         store.write_text(MANIFEST, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         return [f"{len(rows)} pieces listed in {store.dataset_path(MANIFEST)} (a corpus for every svcprep command)"]
-
-
-def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
-              options: dict[str, dict]) -> PiecesRecipe:
-    return PiecesRecipe(**data)
-
-
-def naming_from_record(data: dict[str, Any]):
-    from svcprep.store.naming import DEFAULT_NAMING
-
-    return DEFAULT_NAMING
-
-
-def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    return []

@@ -16,33 +16,32 @@ Slicing is the run's corpus stage (``slice: rvc``); pieces are ``<take uid>/<k>`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from svcprep.audio.io import Audio
+from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
 from svcprep.errors import AudioLoadError, ConfigError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.records import FileRecord
 from svcprep.outputs.stored_audio import StoredAudio
-from svcprep.pipeline.config import ExtractorConfig, check_choice
-from svcprep.pitch.settings import PitchSettings
-from svcprep.recipes.base import Recipe, RecipeContext
+from svcprep.recipes.base import RecipeContext
+from svcprep.recipes.content import ContentRecipe
+from svcprep.recipes.rvc_files import FILELIST, FRAGMENT, MUTE, check_tree, coarse_pitch, write_filelist, write_mute
+from svcprep.recipes.settings import check_choice
 from svcprep.recipes.speakers import safe_name
 from svcprep.store.naming import Naming
-from svcprep.store.records import FileRecord
 
 NAME = "rvc"
 RATES = {40000: 400, 48000: 480, 32000: 320}  # model rate -> hop (RVC's configs)
 VERSIONS = {"v2": ("contentvec-768-l12", 768, "3_feature768"), "v1": ("contentvec-256-l9", 256, "3_feature256")}
-F0_MIN, F0_MAX, F0_BINS = 50.0, 1100.0, 256
-FILELIST, FRAGMENT, MUTE = "filelist.txt", "svcprep_rvc.json", "mute"
-MUTE_SECONDS = 1.5  # RVC ships 1.5 s mute files
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,6 @@ class RvcPieceView(View):
         if peak == 0:
             raise AudioLoadError("a silent piece: RVC's normalisation would divide by zero")
         return Audio(((x / peak * (0.9 * 0.75)) + 0.25 * x).astype(np.float32)[:, None], source.sample_rate)
-
-
-def coarse_pitch(f0: np.ndarray) -> np.ndarray:
-    """RVC's ``coarse_f0``: mel-scaled F0 mapped between 50 and 1100 Hz onto bins 1..255, rounded; 1 when unvoiced."""
-    mel_min, mel_max = 1127 * np.log(1 + F0_MIN / 700), 1127 * np.log(1 + F0_MAX / 700)
-    mel = 1127 * np.log(1 + np.asarray(f0, dtype=np.float64) / 700)
-    voiced = mel > 0
-    mel[voiced] = (mel[voiced] - mel_min) * (F0_BINS - 2) / (mel_max - mel_min) + 1
-    return np.rint(np.clip(mel, 1, F0_BINS - 1)).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -131,15 +121,12 @@ def rvc_stems(corpus) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class RvcRecipe(Recipe):
+class RvcRecipe(ContentRecipe):
     name = NAME
     whole_uids = True  # its trainer would read a partial utterance
+    encoder_key, encoders = "version", VERSIONS
     version: str = "v2"
     sample_rate: int = 40000
-    model: str | None = None
-    options: dict = field(default_factory=dict)
-    pitch: PitchSettings = field(default_factory=lambda: PitchSettings(method="rmvpe", threshold=0.03))
-    pitch_note: str = ""
 
     def __post_init__(self) -> None:
         check_choice("version", self.version, tuple(VERSIONS))
@@ -149,20 +136,11 @@ class RvcRecipe(Recipe):
 
     @property
     def default_slicing(self):
-        from svcprep.audio.slicing import slice_settings_from
-
         return slice_settings_from({"preset": "rvc", "sample_rate": self.sample_rate})
 
     @property
     def view(self) -> RvcPieceView:
         return RvcPieceView()
-
-    @property
-    def extractor(self) -> ExtractorConfig:
-        return ExtractorConfig(VERSIONS[self.version][0], self.model, self.options)
-
-    def option_names(self) -> set[str]:
-        return {"contentvec", self.extractor.name, "pitch", self.pitch.method, NAME}
 
     def naming(self, ctx: RecipeContext) -> Naming:
         return RvcNaming(rvc_stems(ctx.corpus), VERSIONS[self.version][2])
@@ -170,6 +148,14 @@ class RvcRecipe(Recipe):
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
         return {"stems": ctx.store.naming.stems, "feature_dir": VERSIONS[self.version][2],
                 "sample_rate": self.sample_rate}
+
+    @classmethod
+    def naming_from_record(cls, data: dict[str, Any]) -> Naming:
+        return RvcNaming(dict(data.get("stems", {})), data.get("feature_dir", "3_feature768"))
+
+    @classmethod
+    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return check_tree(store, records, data)
 
     def check(self, ctx: RecipeContext) -> None:
         slicing = ctx.slicing
@@ -189,7 +175,7 @@ class RvcRecipe(Recipe):
         gt = AudioRequest(self.sample_rate, 1, self.view)
         wav16k = AudioRequest(16000, 1, self.view, "librosa")
         content, content_sha, tracker, sha = ctx.content_and_pitch(
-            self.extractor, VERSIONS[self.version][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.extractor, self.content_width, lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
             self.pitch, f"RVC {self.version}")
         grid = OutputGrid(wav16k, 160, True, Fraction(0))  # RMVPE's frames: L16 // 160 + 1, at i·10 ms
         frames = grid.frames_from_audio("wav16k")
@@ -203,8 +189,6 @@ class RvcRecipe(Recipe):
         ]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        from svcprep.recipes.rvc_files import write_filelist, write_mute
-
         store = ctx.store
         mute_note = write_mute(store, outputs, self.sample_rate)
         count = write_filelist(store, ctx, outputs)
@@ -221,24 +205,3 @@ class RvcRecipe(Recipe):
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
         return notes
-
-
-KEYS = ("version", "sample_rate", "model", "options", "pitch")
-
-
-def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
-              options: dict[str, dict]) -> RvcRecipe:
-    from svcprep.recipes.base import content_recipe
-
-    return content_recipe(RvcRecipe, data, KEYS, ("version", VERSIONS, "v2"), base, model_paths, options,
-                          PitchSettings(method="rmvpe", threshold=0.03))
-
-
-def naming_from_record(data: dict[str, Any]) -> Naming:
-    return RvcNaming(dict(data.get("stems", {})), data.get("feature_dir", "3_feature768"))
-
-
-def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    from svcprep.recipes.rvc_files import check_tree
-
-    return check_tree(store, records, data)

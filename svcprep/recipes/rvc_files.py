@@ -1,4 +1,5 @@
-"""RVC's dataset-level files: the mute rows' files, ``filelist.txt``, and the tree checks of ``verify``."""
+"""RVC's file names and dataset-level files (the mute rows' files, ``filelist.txt``), its coarse pitch, and the tree
+checks of ``verify``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ import numpy as np
 
 from svcprep.audio.io import Audio
 from svcprep.outputs.base import ClipInfo
-from svcprep.pipeline.decode import ClipAudio
+from svcprep.outputs.clip_audio import ClipAudio
 from svcprep.recipes.base import finished_in_all, uid_problems
-from svcprep.recipes.rvc import FILELIST, MUTE, MUTE_SECONDS, coarse_pitch
 
 MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
+F0_MIN, F0_MAX, F0_BINS = 50.0, 1100.0, 256
+FILELIST, FRAGMENT, MUTE = "filelist.txt", "svcprep_rvc.json", "mute"
+MUTE_SECONDS = 1.5  # RVC ships 1.5 s mute files
+
+
+def coarse_pitch(f0: np.ndarray) -> np.ndarray:
+    """RVC's ``coarse_f0``: mel-scaled F0 mapped between 50 and 1100 Hz onto bins 1..255, rounded; 1 when unvoiced."""
+    mel_min, mel_max = 1127 * np.log(1 + F0_MIN / 700), 1127 * np.log(1 + F0_MAX / 700)
+    mel = 1127 * np.log(1 + np.asarray(f0, dtype=np.float64) / 700)
+    voiced = mel > 0
+    mel[voiced] = (mel[voiced] - mel_min) * (F0_BINS - 2) / (mel_max - mel_min) + 1
+    return np.rint(np.clip(mel, 1, F0_BINS - 1)).astype(np.int64)
 
 
 class _Silence(ClipAudio):

@@ -20,34 +20,34 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from svcprep.audio.io import Audio, resample, to_channels
+from svcprep.audio.presets import load_preset
+from svcprep.audio.trim import nonsilent_span
 from svcprep.audio.views import View
 from svcprep.errors import AudioLoadError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
+from svcprep.outputs.records import FileRecord
 from svcprep.outputs.spectral import Augmentation, AugmentedMelVolume, LinearSpectrogram, LogMel, Volume
 from svcprep.outputs.stored_audio import StoredAudio
-from svcprep.pipeline.config import ExtractorConfig, check_bool, check_choice, check_number
 from svcprep.pitch.settings import PitchSettings
-from svcprep.presets import load_preset
-from svcprep.recipes.base import Recipe, RecipeContext
+from svcprep.pitch.tracking import fill_unvoiced
+from svcprep.recipes.base import RecipeContext
+from svcprep.recipes.content import ContentRecipe
+from svcprep.recipes.settings import check_bool, check_choice, check_number
+from svcprep.recipes.sovits_files import DIFFUSION_FRAGMENT, FRAGMENT, SUFFIXES, TRAIN_LIST, VAL_LIST, check_tree
 from svcprep.recipes.speakers import NameTable, name_table, ordered
 from svcprep.store.naming import Naming
-from svcprep.store.records import FileRecord
 
 NAME = "so-vits-svc"
 # speech_encoder -> (svcprep extractor, width): ContentVec layer 12 as is, or layer 9 through final_proj.
 ENCODERS = {"vec768l12": ("contentvec-768-l12", 768), "vec256l9": ("contentvec-256-l9", 256)}
-SUFFIXES = {"wav": "", "soft": ".wav.soft", "f0": ".wav.f0", "vol": ".wav.vol", "spec": ".spec",
-            "mel": ".wav.mel", "aug_mel": ".wav.aug_mel", "aug_vol": ".wav.aug_vol"}
-TRAIN_LIST, VAL_LIST, FRAGMENT, DIFFUSION_FRAGMENT = ("filelists/train.txt", "filelists/val.txt",
-                                                      "svcprep_sovits.json", "svcprep_sovits_diffusion.json")
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,6 @@ class SovitsView(View):
     skip_loudnorm: bool = False
 
     def base(self, source: Audio) -> Audio:
-        from svcprep.audio.trim import nonsilent_span
-
         wav = to_channels(source, 1)
         start, end = nonsilent_span(wav, self.top_db)
         wav = wav[start:end]
@@ -95,8 +93,6 @@ class SovitsPitch(PitchOutput):
         return (FileRecord("f0", "npy_object", "object", "(2, T): (f0 filled, uv)"),)
 
     def files_for(self, f0: np.ndarray) -> dict[str, Any]:
-        from svcprep.pitch.tracking import fill_unvoiced
-
         voiced = (np.asarray(f0) > 0).astype(np.float64)
         return {"f0": (fill_unvoiced(f0), voiced)}
 
@@ -132,14 +128,12 @@ def rate_dir(sample_rate: int) -> str:
 
 
 @dataclass(frozen=True)
-class SovitsRecipe(Recipe):
+class SovitsRecipe(ContentRecipe):
     name = NAME
     whole_uids = True  # its trainer would read a partial utterance
-    speech_encoder: str = "vec768l12"
-    model: str | None = None
-    options: dict = field(default_factory=dict)
+    encoder_key, encoders = "speech_encoder", ENCODERS
     pitch: PitchSettings = field(default_factory=lambda: PitchSettings(method="rmvpe", threshold=0.05))
-    pitch_note: str = ""
+    speech_encoder: str = "vec768l12"
     sample_rate: int = 44100
     hop_length: int = 512
     n_fft: int = 2048
@@ -175,26 +169,26 @@ class SovitsRecipe(Recipe):
         """``L // 512`` frames of the written wav, frame i centred at ``(i + ½)·512`` (the spectrogram's frames)."""
         return OutputGrid(self.audio, self.hop_length, False, Fraction(1, 2))
 
-    @property
-    def extractor(self) -> ExtractorConfig:
-        return ExtractorConfig(ENCODERS[self.speech_encoder][0], self.model, self.options)
-
-    def option_names(self) -> set[str]:
-        return {"contentvec", self.extractor.name, "pitch", self.pitch.method, NAME}
-
     def naming(self, ctx: RecipeContext) -> Naming:
         return SovitsNaming(name_table(ctx.corpus, NAME), rate_dir(self.sample_rate))
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
         return {"rate_dir": rate_dir(self.sample_rate), "names": ctx.store.naming.table.to_json()}
 
+    @classmethod
+    def naming_from_record(cls, data: dict[str, Any]) -> Naming:
+        return SovitsNaming(NameTable.from_json(data.get("names", {})), data.get("rate_dir", "44k"))
+
+    @classmethod
+    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return check_tree(store, records, data)
+
     # -- outputs ----------------------------------------------------------------------------------------------
     def outputs(self, ctx: RecipeContext) -> list:
-
         grid = self.grid
         frames = grid.frames_from_audio("wav")
         content, content_sha, tracker, sha = ctx.content_and_pitch(
-            self.extractor, ENCODERS[self.speech_encoder][1], lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
+            self.extractor, self.content_width, lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
             self.pitch, f"speech_encoder {self.speech_encoder}")
         outputs: list = [
             MinimumLengthAudio("wav", self.audio, "wav_int16", min_seconds=self.min_seconds),
@@ -272,41 +266,3 @@ class MinimumLengthAudio(StoredAudio):
             raise AudioLoadError(f"{seconds:.3f} s after trimming; so-vits-svc trains on clips of at least "
                                  f"{self.min_seconds} s")
         return super().decode(clip)
-
-
-# -- run configs --------------------------------------------------------------------------------------------
-KEYS = ("speech_encoder", "model", "options", "pitch", "sample_rate", "hop_length", "n_fft", "trim_top_db",
-        "skip_loudnorm", "diffusion", "vol_embedding", "min_seconds", "val_per_speaker", "seed")
-
-
-def default_pitch(model_paths: dict[str, str], data: Any, options: dict[str, dict],
-                  defaults: PitchSettings | None = None) -> tuple[PitchSettings, str]:
-    """RMVPE at the project's threshold (so-vits-svc: 0.05) when its checkpoint is given; FCPE (torchfcpe's weights)
-    when it is not and the method was not chosen; else what the config or ``--set pitch.*`` says."""
-    from svcprep.recipes.amphion import pitch_from
-
-    chosen = bool((isinstance(data, dict) and "method" in data) or "method" in options.get("pitch", {}))
-    settings = pitch_from(data, model_paths, options, defaults or PitchSettings(method="rmvpe", threshold=0.05))
-    if settings.method == "rmvpe" and settings.model is None and not chosen:
-        return settings.replace(method="fcpe", threshold=None), (
-            "pitch: FCPE (torchfcpe's weights); give --model rmvpe=PATH to use RMVPE, the project's default")
-    return settings, f"pitch: {settings.method} (threshold {settings.voicing_threshold})" \
-        if settings.voicing_threshold is not None else f"pitch: {settings.method}"
-
-
-def from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str, str],
-              options: dict[str, dict]) -> SovitsRecipe:
-    from svcprep.recipes.base import content_recipe
-
-    return content_recipe(SovitsRecipe, data, KEYS, ("speech_encoder", ENCODERS, "vec768l12"), base, model_paths,
-                          options, PitchSettings(method="rmvpe", threshold=0.05))
-
-
-def naming_from_record(data: dict[str, Any]) -> Naming:
-    return SovitsNaming(NameTable.from_json(data.get("names", {})), data.get("rate_dir", "44k"))
-
-
-def verify_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-    from svcprep.recipes.sovits_checks import check_tree
-
-    return check_tree(store, records, data)

@@ -11,8 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError
-from svcprep.pipeline.corpus import Corpus
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -5,9 +5,9 @@ a sharded store can implement the same interface. Nothing outside this package b
 reads an output file.
 """
 
+from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord, Wav
 from svcprep.store.base import Store, open_store
-from svcprep.store.codecs import CODECS, Codec, Wav
-from svcprep.store.records import FileRecord, FramesRecord, GridRecord, OutputRecord
+from svcprep.store.codecs import CODECS, Codec
 
 __all__ = ["CODECS", "Codec", "FileRecord", "FramesRecord", "GridRecord", "OutputRecord", "Store", "Wav",
            "open_store"]

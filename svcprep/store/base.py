@@ -12,7 +12,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from svcprep.store.records import FileRecord, OutputRecord
+from svcprep.errors import ConfigError
+from svcprep.outputs.records import FileRecord, OutputRecord
 
 
 class Store(ABC):
@@ -76,7 +77,6 @@ def open_store(root: Path, naming=None, kind: str = "files") -> Store:
     """The store of one output root (``kind``: a registered storage backend, :data:`STORES`)."""
     import importlib
 
-    from svcprep.errors import ConfigError
 
     if kind not in STORES:
         raise ConfigError(f"unknown storage {kind!r}; available: {', '.join(STORES)}", "storage")

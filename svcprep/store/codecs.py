@@ -7,21 +7,14 @@ Reading never runs code: object ``.npy`` payloads and ``.pt`` files go through s
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from svcprep.errors import StorageError
-
-
-@dataclass(frozen=True)
-class Wav:
-    """Audio to store: ``samples`` ``(num_samples,)`` (int16 for 16-bit PCM, float32 otherwise) at ``sample_rate``."""
-
-    samples: np.ndarray
-    sample_rate: int
+from svcprep.fileio import read_npy_header, read_npy_header_from
+from svcprep.outputs.records import Wav
 
 
 class Codec:
@@ -50,8 +43,6 @@ class NpyCodec(Codec):
         return np.load(path, allow_pickle=False)
 
     def header(self, path: Path) -> tuple[tuple[int, ...], str]:
-        from svcprep.store.fileio import read_npy_header
-
         shape, dtype = read_npy_header(path)
         return shape, str(dtype)
 
@@ -72,8 +63,7 @@ class NpyObjectCodec(Codec):
         np.save(f, array, allow_pickle=True)
 
     def decode(self, path: Path) -> Any:
-        from svcprep.extractors.checkpoint_io import StrictUnpickler
-        from svcprep.store.fileio import read_npy_header_from
+        from svcprep.extractors.checkpoint_io import StrictUnpickler  # lazy: torch stays off start-up
 
         with open(path, "rb") as f:
             shape, dtype = read_npy_header_from(f)
@@ -89,8 +79,6 @@ class NpyObjectCodec(Codec):
         return array
 
     def header(self, path: Path) -> tuple[tuple[int, ...], str]:
-        from svcprep.store.fileio import read_npy_header
-
         shape, dtype = read_npy_header(path)
         return shape, str(dtype)
 
@@ -110,7 +98,7 @@ class TorchTensorCodec(Codec):
     def decode(self, path: Path) -> np.ndarray:
         import torch
 
-        from svcprep.extractors.checkpoint_io import load_state_dict_file
+        from svcprep.extractors.checkpoint_io import load_state_dict_file  # lazy: torch stays off start-up
 
         tensor = load_state_dict_file(path)
         if not isinstance(tensor, torch.Tensor):

@@ -19,9 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from svcprep.errors import OutputConflictError, StorageError
-from svcprep.store.base import Store
-from svcprep.store.codecs import CODECS
-from svcprep.store.fileio import (
+from svcprep.fileio import (
     append_line,
     atomic_write,
     atomic_write_text,
@@ -29,8 +27,10 @@ from svcprep.store.fileio import (
     locked,
     read_lines,
 )
+from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
+from svcprep.store.base import Store
+from svcprep.store.codecs import CODECS
 from svcprep.store.naming import DEFAULT_NAMING, Naming
-from svcprep.store.records import DoneEntry, FileRecord, OutputRecord, RecordError
 
 BOOKKEEPING = ".svcprep"
 

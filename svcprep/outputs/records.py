@@ -14,11 +14,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from svcprep.errors import StorageError
 
 
 class RecordError(StorageError):
     """A bookkeeping file is not what svcprep writes (damaged, edited, or from another tool)."""
+
+
+@dataclass(frozen=True)
+class Wav:
+    """Audio to store: ``samples`` ``(num_samples,)`` (int16 for 16-bit PCM, float32 otherwise) at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
 
 
 @dataclass(frozen=True)

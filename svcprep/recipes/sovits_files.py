@@ -1,4 +1,5 @@
-"""``verify`` of a so-vits-svc tree: what its loader would trip on, checked file by file.
+"""so-vits-svc's file names (per-utterance suffixes, file lists, config fragments) and the ``verify`` checks of its
+tree: what its loader would trip on, checked file by file.
 
 Every uid finished in every output: ``f0.npy`` is a ``(2, T)`` object array with ``T = L // hop`` for the wav's
 ``L`` samples, no zero in the filled F0 and ``uv`` in {0, 1}; ``vol`` has ``T`` rows; ``spec.pt`` is
@@ -13,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from svcprep.recipes.base import finished_in_all, uid_problems
-from svcprep.recipes.sovits import FRAGMENT, TRAIN_LIST, VAL_LIST
+
+SUFFIXES = {"wav": "", "soft": ".wav.soft", "f0": ".wav.f0", "vol": ".wav.vol", "spec": ".spec",
+            "mel": ".wav.mel", "aug_mel": ".wav.aug_mel", "aug_vol": ".wav.aug_vol"}
+TRAIN_LIST, VAL_LIST, FRAGMENT, DIFFUSION_FRAGMENT = ("filelists/train.txt", "filelists/val.txt",
+                                                      "svcprep_sovits.json", "svcprep_sovits_diffusion.json")
 
 CORE = ("wav", "f0", "soft", "vol", "spec")  # outputs every listed wav has
 

@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from svcprep.align.grid import FrameGrid
+from svcprep.audio.io import LENGTH_RULES
 from svcprep.errors import ConfigError
 
 MEL_LAYOUTS = ("mels_by_frames", "frames_by_mels")
@@ -33,8 +34,6 @@ class MelPreset:
     resample_length: str = "soxr"  # or "librosa": the audio length Amphion's librosa.load gives
 
     def __post_init__(self) -> None:
-        from svcprep.audio.io import LENGTH_RULES
-
         for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from svcprep.store.fileio import append_line, read_lines
+from svcprep.fileio import append_line, read_lines
 from svcprep.store.files import BOOKKEEPING
 
 

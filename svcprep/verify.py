@@ -18,12 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.align.grid import FrameGrid, target_frames_covered
 from svcprep.errors import StorageError
+from svcprep.fileio import file_sha256
+from svcprep.outputs.records import OutputRecord, RecordError
+from svcprep.recipes import recipe_class
+from svcprep.recipes.base import MAX_LISTED
 from svcprep.store.base import open_store
 from svcprep.store.files import BOOKKEEPING, FileStore
-from svcprep.store.records import OutputRecord, RecordError
 
-MAX_LISTED = 5
 MAX_LOG_MEL = 20.0  # ln of a mel magnitude; full-scale audio stays far below
 MAX_F0_HZ = 20000.0
 
@@ -52,14 +55,13 @@ def recipe_roots(out: Path) -> list[Path]:
 
 
 def open_recipe_store(root: Path) -> tuple[FileStore, dict[str, Any], Any]:
-    """The root's store with its recipe's naming, the recipe record, and the recipe's verify hook module."""
-    from svcprep.recipes import recipe_module
+    """The root's store with its recipe's naming, the recipe record, and the recipe's class."""
 
     store = open_store(root)
     data = store.read_recipe_record() or {"recipe": "amphion", "outputs": store.recorded_outputs()}
-    module = recipe_module(data["recipe"])
-    store.naming = module.naming_from_record(data)
-    return store, data, module
+    recipe = recipe_class(data["recipe"])
+    store.naming = recipe.naming_from_record(data)
+    return store, data, recipe
 
 
 def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
@@ -67,7 +69,7 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
     for root in recipe_roots(out):
         prefix = "" if root == out else f"{root.name}/"
         try:
-            store, data, module = open_recipe_store(root)
+            store, data, recipe = open_recipe_store(root)
         except (RecordError, StorageError) as exc:
             checks.append(OutputCheck(f"{prefix}recipe", problems=[(str(root), str(exc))]))
             continue
@@ -99,7 +101,7 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
                 tree.problem(name, "changed since svcprep wrote it (sha256 differs): rerun to rewrite it")
             else:
                 tree.ok += 1
-        for where, what in module.verify_tree(store, records, data):
+        for where, what in recipe.verify_tree(store, records, data):
             tree.problem(where, what)
         if bookkeeping.problems:
             checks.insert(0, bookkeeping)
@@ -116,8 +118,6 @@ class _Verifier:
 
     @staticmethod
     def sha256_of(path: Path) -> str:
-        from svcprep.store.fileio import file_sha256
-
         return file_sha256(path)
 
     def expected_rows(self, record: OutputRecord, uid: str) -> int | None | str:
@@ -210,7 +210,6 @@ def _check_content(record: OutputRecord, arrays: dict[str, Any], expected: int |
             if array.shape[0] != expected:
                 return f"{array.shape[0]} rows, expected {expected}"
             return None
-        from svcprep.align.grid import FrameGrid, target_frames_covered
 
         covered = target_frames_covered(array.shape[0], FrameGrid(record.native_grid.hop_length,
                                                                   record.native_grid.sample_rate),
