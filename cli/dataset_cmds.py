@@ -36,7 +36,7 @@ from svcprep.plot import plot_utterance
 from svcprep.recipes.amphion import MELS, PITCHES, AmphionRecipe
 from svcprep.recipes.amphion_dataset import write_statistics
 from svcprep.recipes.pieces import PiecesRecipe
-from svcprep.store.base import open_store
+from svcprep.store.tree import OutputTree
 from svcprep.verify import describe, verify_root
 
 
@@ -95,14 +95,14 @@ def stats(
     Run it once every shard has finished (svcprep run does it at the end when the corpus is complete).
     """
 
-    store = open_store(out)
-    record = store.read_record(MELS)
+    tree = OutputTree.open(out)
+    record = tree.bookkeeping.read_record(MELS)
     if record is None or "preset" not in record.settings:
         raise ConfigError(f"{out / MELS}: no svcprep mels here; run `svcprep mel` or `svcprep run` first", "out")
     recorded = dict(record.settings["preset"])
     preset = preset_from_dict(recorded.pop("name", "recorded"), recorded)
     source = load_corpus(corpus or out)
-    report = write_statistics(store, source, preset, pitch=store.read_record(PITCHES) is not None)
+    report = write_statistics(tree, source, preset, pitch=tree.bookkeeping.read_record(PITCHES) is not None)
     typer.echo(report.describe())
 
 

@@ -20,12 +20,11 @@ import numpy as np
 
 from svcprep.align.grid import FrameGrid, target_frames_covered
 from svcprep.errors import StorageError
-from svcprep.fileio import file_sha256
 from svcprep.outputs.records import OutputRecord, RecordError
 from svcprep.recipes import recipe_class
 from svcprep.recipes.base import MAX_LISTED
-from svcprep.store.base import open_store
-from svcprep.store.files import BOOKKEEPING, FileStore
+from svcprep.store.bookkeeping import BOOKKEEPING, Bookkeeping
+from svcprep.store.tree import OutputTree
 
 MAX_LOG_MEL = 20.0  # ln of a mel magnitude; full-scale audio stays far below
 MAX_F0_HZ = 20000.0
@@ -54,14 +53,13 @@ def recipe_roots(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if (p / BOOKKEEPING).is_dir())
 
 
-def open_recipe_store(root: Path) -> tuple[FileStore, dict[str, Any], Any]:
-    """The root's store with its recipe's naming, the recipe record, and the recipe's class."""
-
-    store = open_store(root)
-    data = store.read_recipe_record() or {"recipe": "amphion", "outputs": store.recorded_outputs()}
+def open_recipe_tree(root: Path) -> tuple[OutputTree, dict[str, Any], Any]:
+    """The root's output tree (its sink opened with the recipe's naming), the recipe record, and the recipe's
+    class."""
+    bookkeeping = Bookkeeping(root)
+    data = bookkeeping.read_recipe_record() or {"recipe": "amphion", "outputs": bookkeeping.recorded_outputs()}
     recipe = recipe_class(data["recipe"])
-    store.naming = recipe.naming_from_record(data)
-    return store, data, recipe
+    return OutputTree.open(root, recipe.naming_from_record(data)), data, recipe
 
 
 def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
@@ -69,15 +67,15 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
     for root in recipe_roots(out):
         prefix = "" if root == out else f"{root.name}/"
         try:
-            store, data, recipe = open_recipe_store(root)
+            tree, data, recipe = open_recipe_tree(root)
         except (RecordError, StorageError) as exc:
             checks.append(OutputCheck(f"{prefix}recipe", problems=[(str(root), str(exc))]))
             continue
         records: dict[str, OutputRecord] = {}
         bookkeeping = OutputCheck(f"{prefix}records")
-        for name in sorted(set(data.get("outputs", [])) | set(store.recorded_outputs())):
+        for name in sorted(set(data.get("outputs", [])) | set(tree.bookkeeping.recorded_outputs())):
             try:
-                record = store.read_record(name)
+                record = tree.bookkeeping.read_record(name)
             except RecordError as exc:
                 bookkeeping.problem(name, str(exc))
                 continue
@@ -86,39 +84,35 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
                                           "files cannot be checked or trusted; rerun with --overwrite")
             else:
                 records[name] = record
-        verifier = _Verifier(store, records, check_hashes)
+        verifier = _Verifier(tree, records, check_hashes)
         for record in records.values():
             check = verifier.check_output(record)
             check.name = prefix + check.name
             checks.append(check)
-        tree = OutputCheck(f"{prefix}dataset files")
-        for name, digest in store.dataset_file_hashes().items():
-            tree.files += 1
-            path = store.dataset_path(name)
-            if not path.is_file():
-                tree.problem(name, "missing")
-            elif check_hashes and verifier.sha256_of(path) != digest:
-                tree.problem(name, "changed since svcprep wrote it (sha256 differs): rerun to rewrite it")
+        dataset = OutputCheck(f"{prefix}dataset files")
+        for name, digest in tree.bookkeeping.dataset_file_hashes().items():
+            dataset.files += 1
+            if not tree.sink.has_dataset_file(name):
+                dataset.problem(name, "missing")
+            elif check_hashes and tree.sink.dataset_sha256(name) != digest:
+                dataset.problem(name, "changed since svcprep wrote it (sha256 differs): rerun to rewrite it")
             else:
-                tree.ok += 1
-        for where, what in recipe.verify_tree(store, records, data):
-            tree.problem(where, what)
+                dataset.ok += 1
+        for where, what in recipe.verify_tree(tree, records, data):
+            dataset.problem(where, what)
         if bookkeeping.problems:
             checks.insert(0, bookkeeping)
-        if tree.files or tree.problems:
-            checks.append(tree)
+        if dataset.files or dataset.problems:
+            checks.append(dataset)
     return checks
 
 
 class _Verifier:
-    def __init__(self, store: FileStore, records: dict[str, OutputRecord], check_hashes: bool) -> None:
-        self.store, self.records, self.check_hashes = store, records, check_hashes
+    def __init__(self, tree: OutputTree, records: dict[str, OutputRecord], check_hashes: bool) -> None:
+        self.sink, self.bookkeeping = tree.sink, tree.bookkeeping
+        self.records, self.check_hashes = records, check_hashes
         self.file_owner = {f.name: r for r in records.values() for f in r.files}
         self._reference_rows: dict[tuple[str, str], int | None] = {}
-
-    @staticmethod
-    def sha256_of(path: Path) -> str:
-        return file_sha256(path)
 
     def expected_rows(self, record: OutputRecord, uid: str) -> int | None | str:
         """Rows the files of ``uid`` should have, ``None`` when unknown, or a problem text."""
@@ -132,24 +126,24 @@ class _Verifier:
         if key not in self._reference_rows:
             file = owner.file(frames.reference)
             try:
-                shape, _ = self.store.header(file, uid) if self.store.exists(file, uid) else (None, None)
+                shape, _ = self.sink.header(file, uid) if self.sink.exists(file, uid) else (None, None)
             except (OSError, ValueError, StorageError):
                 shape = None
             self._reference_rows[key] = None if shape is None or len(shape) <= frames.axis else shape[frames.axis]
         length = self._reference_rows[key]
         if length is None:
-            return f"its reference {self.store.describe(owner.file(frames.reference), uid)} is missing or unreadable"
+            return f"its reference {self.sink.describe(owner.file(frames.reference), uid)} is missing or unreadable"
         return frames.expected(length)
 
     def check_output(self, record: OutputRecord) -> OutputCheck:
         check = OutputCheck(record.output)
-        done_list = self.store.done_list(record, "verify")
+        done_list = self.bookkeeping.done_list(record, "verify")
         done = done_list.load()
         if done_list.bad_lines:
             check.problem("done-list", f"{done_list.bad_lines} line(s) are not svcprep done entries (damaged)")
         present: set[str] = set()
         for file in record.files:
-            present |= self.store.uids(file)
+            present |= self.sink.uids(file)
         for uid in sorted(present - set(done))[:MAX_LISTED]:
             check.problem(uid, "file present but not finished under the current settings (stale or added by hand)")
         extra = len(present - set(done)) - MAX_LISTED
@@ -170,12 +164,12 @@ class _Verifier:
     def _check_uid(self, record: OutputRecord, uid: str, hashes: dict[str, str], widths: set) -> str | None:
         arrays: dict[str, Any] = {}
         for file in record.files:
-            if not self.store.exists(file, uid):
-                return f"recorded as done but {self.store.describe(file, uid)} is missing"
-            if self.check_hashes and file.name in hashes and self.store.sha256(file, uid) != hashes[file.name]:
+            if not self.sink.exists(file, uid):
+                return f"recorded as done but {self.sink.describe(file, uid)} is missing"
+            if self.check_hashes and file.name in hashes and self.sink.sha256(file, uid) != hashes[file.name]:
                 return f"{file.name} changed since it was written (sha256 differs)"
             try:
-                value = self.store.read(file, uid)
+                value = self.sink.read(file, uid)
             except (OSError, ValueError, EOFError, StorageError) as exc:
                 return f"{file.name} unreadable ({type(exc).__name__}: {str(exc)[:80]})"
             array = getattr(value, "samples", value)

@@ -79,12 +79,12 @@ def amphion_config(corpus, out, **settings):
 
 
 def done_uids(root: Path, output: str) -> set[str]:
-    """uids an output root records as finished for ``output`` under its current settings (through the store)."""
-    from svcprep.store.files import FileStore
+    """uids an output root records as finished for ``output`` under its current settings (its bookkeeping)."""
+    from svcprep.store.bookkeeping import Bookkeeping
 
-    store = FileStore(root)
-    record = store.read_record(output)
-    return set(store.done_list(record, "read").load()) if record is not None else set()
+    bookkeeping = Bookkeeping(root)
+    record = bookkeeping.read_record(output)
+    return set(bookkeeping.done_list(record, "read").load()) if record is not None else set()
 
 
 def process_ids(field: str, value: int) -> list[int]:

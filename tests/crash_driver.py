@@ -22,7 +22,8 @@ POINTS = ("after-model", "mid-write", "before-append", "after-append")
 def main(point: str, count: int, args: list[str]) -> None:
     from svcprep import fileio
     from svcprep.pipeline.models import ModelStage
-    from svcprep.store.files import DoneList, FileStore
+    from svcprep.store.bookkeeping import DoneList
+    from svcprep.store.files import FileSink
 
     reached = 0
 
@@ -51,7 +52,7 @@ def main(point: str, count: int, args: list[str]) -> None:
 
         ModelStage.run = run
     elif point == "mid-write":
-        real_write = FileStore.write
+        real_write = FileSink.write
 
         def write(self, file, uid, value):
             if now():
@@ -63,7 +64,7 @@ def main(point: str, count: int, args: list[str]) -> None:
                 fileio.atomic_write(self.path(file, uid), half, self.temp_dir)
             return real_write(self, file, uid, value)
 
-        FileStore.write = write
+        FileSink.write = write
     elif point in ("before-append", "after-append"):
         real_append = DoneList.append
 

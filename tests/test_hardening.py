@@ -317,7 +317,7 @@ def test_an_output_dir_on_another_filesystem_still_gets_atomic_writes(tmp_path, 
 
 
 def _append_failures(path: str, who: int, count: int) -> None:
-    from svcprep.store.files import FailureLog
+    from svcprep.store.bookkeeping import FailureLog
 
     log = FailureLog(Path(path), Path(path).with_suffix(".lock"))
     for i in range(count):
@@ -327,7 +327,7 @@ def _append_failures(path: str, who: int, count: int) -> None:
 def test_concurrent_shards_lose_no_failure_record(tmp_path):
     import multiprocessing
 
-    from svcprep.store.files import FailureLog
+    from svcprep.store.bookkeeping import FailureLog
 
     path = tmp_path / "_failures.jsonl"
     context = multiprocessing.get_context("spawn")
@@ -441,7 +441,7 @@ def test_a_full_disk_while_recording_a_failure_is_one_line(tmp_path, monkeypatch
     import errno
 
     from svcprep.errors import StorageError
-    from svcprep.store.files import FailureLog
+    from svcprep.store.bookkeeping import FailureLog
 
     corpus = tmp_path / "c"
     write_corpus(corpus, (SyntheticFile("ok.wav", 0.5, 24000, 1),))

@@ -187,8 +187,8 @@ def test_run_configs_take_pitch_method_and_threshold_from_set(tmp_path):
     result = CliRunner().invoke(app, ["run", "-c", str(config), "--set", "pitch.method=rmvpe", "--set",
                                       "pitch.threshold=0.05", "--model", f"rmvpe={RMVPE_FIXTURE / 'rmvpe.pt'}"])
     assert result.exit_code == 0, result.output
-    from svcprep.store.files import FileStore
+    from svcprep.store.bookkeeping import Bookkeeping
 
-    record = FileStore(tmp_path / "o").read_record("pitches")
+    record = Bookkeeping(tmp_path / "o").read_record("pitches")
     assert record.settings["pitch"]["method"] == "rmvpe" and record.settings["pitch"]["threshold"] == 0.05
     assert len(record.settings["tracker_sha256"]) == 64

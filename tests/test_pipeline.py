@@ -18,7 +18,7 @@ from svcprep.cli.main import app
 from svcprep.cli.pipeline_cmds import device_commands
 from svcprep.demo.synthetic import DEMO_FILES, SyntheticFile, write_corpus
 from svcprep.outputs.records import GridRecord
-from svcprep.store.files import FileStore
+from svcprep.store.bookkeeping import Bookkeeping
 from tests.conftest import done_uids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_run_on_audio_directory(tmp_path, corpus, models):
     proc = svcprep("run", "--config", write_run_config(tmp_path / "run.yaml", corpus, out, models), check_code=0)
     assert "done 6, skipped 0" in proc.stdout and "× real time" in proc.stdout
     assert_rows_equal_mel_frames(out, ["whisper", "contentvec", "encodec"])
-    record = FileStore(out).read_record("contentvec")
+    record = Bookkeeping(out).read_record("contentvec")
     assert record.native_grid == GridRecord(16000, 320) and record.grid == GridRecord(24000, 256)
     assert len(record.settings["checkpoint_sha256"]) == 64
     assert record.settings["options"] == {"layer": 2, "proj": True, "chunk_seconds": 30.0, "overlap_seconds": 2.0}

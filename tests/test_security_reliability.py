@@ -151,10 +151,11 @@ def _config(corpus, out, **kw):
 
 
 def test_full_disk_stops_the_run_with_an_error_never_a_false_done(small_corpus, tmp_path, monkeypatch):
-    from svcprep.store.files import FailureLog, FileStore
+    from svcprep.store.bookkeeping import FailureLog
+    from svcprep.store.files import FileSink
 
     calls = {"n": 0}
-    real_write = FileStore.write
+    real_write = FileSink.write
 
     def write_then_fill(self, file, uid, value):
         calls["n"] += 1
@@ -165,7 +166,7 @@ def test_full_disk_stops_the_run_with_an_error_never_a_false_done(small_corpus, 
     def no_space_append(self, record):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(FileStore, "write", write_then_fill)
+    monkeypatch.setattr(FileSink, "write", write_then_fill)
     monkeypatch.setattr(FailureLog, "append", no_space_append)  # the failure log cannot record either
     out = tmp_path / "out"
     result: dict = {}

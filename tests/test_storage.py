@@ -11,8 +11,9 @@ from svcprep.errors import OutputConflictError
 from svcprep.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.pipeline.runner import _Progress
+from svcprep.store.bookkeeping import Bookkeeping, FailureLog, SettingsChangedError
 from svcprep.store.codecs import CODECS
-from svcprep.store.files import FailureLog, FileStore, SettingsChangedError
+from svcprep.store.files import FileSink
 
 NPY = CODECS["npy"]
 MEL = FileRecord("mels", "npy", "float32", "(n_mels, T)")
@@ -58,42 +59,45 @@ def test_failure_log_ignores_a_cut_last_line_and_keeps_the_latest_reason(tmp_pat
     assert log.path.read_text().splitlines() == ['{"uid": "a", "stage": "decode", "reason": "new"}']
 
 
-def test_store_writes_through_the_naming_and_done_entries_carry_the_file_hash(tmp_path):
-    store = FileStore(tmp_path)
-    digest = store.write(MEL, "s/x", np.ones((2, 3), np.float32))
-    assert (tmp_path / "mels" / "s" / "x.npy").is_file() and store.uids(MEL) == {"s/x"}
-    assert store.header(MEL, "s/x") == ((2, 3), "float32") and store.sha256(MEL, "s/x") == digest
+def test_the_sink_writes_through_the_naming_and_done_entries_carry_the_file_hash(tmp_path):
+    sink, bookkeeping = FileSink(tmp_path), Bookkeeping(tmp_path)
+    digest = sink.write(MEL, "s/x", np.ones((2, 3), np.float32))
+    assert (tmp_path / "mels" / "s" / "x.npy").is_file() and sink.uids(MEL) == {"s/x"}
+    assert sink.header(MEL, "s/x") == ((2, 3), "float32") and sink.sha256(MEL, "s/x") == digest
     rec = record(a=1)
-    store.commit_output(rec, store.check_output(rec, overwrite=False))
-    done = store.done_list(rec, "shard-0-of-1")
+    bookkeeping.commit_output(rec, bookkeeping.check_output(rec, overwrite=False))
+    done = bookkeeping.done_list(rec, "shard-0-of-1")
     done.append(DoneEntry("s/x", {"mels": digest}))
-    assert store.done_list(rec, "other").load()["s/x"].sha256 == {"mels": digest}
+    assert bookkeeping.done_list(rec, "other").load()["s/x"].sha256 == {"mels": digest}
     with pytest.raises(Exception, match="outside"):
-        store.path(MEL, "../escape")
+        sink.write(MEL, "../escape", np.ones(1, np.float32))
+    with pytest.raises(Exception, match="outside"):
+        sink.write_text("../escape.txt", "x")
+    assert not (tmp_path.parent / "escape.npy").exists() and not (tmp_path.parent / "escape.txt").exists()
 
 
 def test_other_settings_are_refused_and_a_damaged_record_is_one_clear_error(tmp_path):
-    store = FileStore(tmp_path)
-    store.commit_output(record(a=1), None)
+    bookkeeping = Bookkeeping(tmp_path)
+    bookkeeping.commit_output(record(a=1), None)
     with pytest.raises(OutputConflictError, match="--overwrite"):
-        store.check_output(record(a=2), overwrite=False)
+        bookkeeping.check_output(record(a=2), overwrite=False)
     for damage in ("", "{not json", "[1, 2]", '{"output": "mels", "kind": 3, "files": []}'):
-        store.record_path("mels").write_text(damage)
+        bookkeeping.record_path("mels").write_text(damage)
         with pytest.raises(RecordError, match="meta.json.*--overwrite"):
-            store.check_output(record(a=1), overwrite=False)
-    assert store.check_output(record(a=1), overwrite=True) is None  # --overwrite replaces it
+            bookkeeping.check_output(record(a=1), overwrite=False)
+    assert bookkeeping.check_output(record(a=1), overwrite=True) is None  # --overwrite replaces it
 
 
 def test_a_done_list_stops_when_another_process_records_other_settings(tmp_path):
-    store = FileStore(tmp_path)
+    bookkeeping = Bookkeeping(tmp_path)
     ours = record(a=1)
-    store.commit_output(ours, None)
-    done = store.done_list(ours, "shard-0-of-2")
+    bookkeeping.commit_output(ours, None)
+    done = bookkeeping.done_list(ours, "shard-0-of-2")
     done.append(DoneEntry("u1", {}))
-    store.commit_output(record(a=2), ours)  # another shard ran with --overwrite and other settings
+    bookkeeping.commit_output(record(a=2), ours)  # another shard ran with --overwrite and other settings
     with pytest.raises(SettingsChangedError, match="other settings"):
         done.append(DoneEntry("u2", {}))
-    assert set(store.done_list(ours, "x").load()) == {"u1"}
+    assert set(bookkeeping.done_list(ours, "x").load()) == {"u1"}
 
 
 def test_progress_prints_plain_lines_when_not_a_tty(capsys):
@@ -141,12 +145,14 @@ def test_a_float_array_is_never_written_as_int16_by_truncation():
         CODECS["wav_int16"].encode(Wav(np.zeros(10, np.float32), 16000), io.BytesIO())
 
 
-def test_the_store_is_chosen_by_name_and_an_unknown_one_is_a_usage_error(tmp_path):
+def test_the_sink_is_chosen_by_name_and_an_unknown_one_is_a_usage_error(tmp_path):
     from svcprep.errors import ConfigError
-    from svcprep.store.base import open_store
+    from svcprep.store.sink import open_sink
     from tests.conftest import amphion_config
 
-    assert isinstance(open_store(tmp_path, kind="files"), FileStore)
+    assert isinstance(open_sink(tmp_path, kind="files"), FileSink)
+    with pytest.raises(ConfigError, match="storage"):
+        open_sink(tmp_path, kind="sharded-nope")
     assert amphion_config(tmp_path, tmp_path / "o", storage="files").storage == "files"
     with pytest.raises(ConfigError, match="storage"):
         amphion_config(tmp_path, tmp_path / "o", storage="sharded-nope")

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from svcprep.fileio import append_line, read_lines
-from svcprep.store.files import BOOKKEEPING
+from svcprep.store.bookkeeping import BOOKKEEPING
 
 
 class SliceRecords:

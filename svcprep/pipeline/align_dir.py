@@ -12,8 +12,8 @@ from svcprep.align.methods import align_features
 from svcprep.errors import SvcprepError
 from svcprep.fileio import atomic_write, read_npy_header
 from svcprep.pipeline.summary import RunSummary
+from svcprep.store.bookkeeping import FailureLog
 from svcprep.store.codecs import CODECS
-from svcprep.store.files import FailureLog
 
 
 def feature_uids(features_dir: Path) -> list[str]:

@@ -20,7 +20,7 @@ from svcprep.audio.slicing import slice_settings_from
 from svcprep.errors import ConfigError
 from svcprep.recipes import builtin_configs, recipe_from_dict
 from svcprep.recipes.settings import check_bool, check_choice, check_number, config_path
-from svcprep.store.base import STORES
+from svcprep.store.sink import SINKS
 
 MODEL_DTYPES = ("float32", "float16", "bfloat16")
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
@@ -44,7 +44,7 @@ class RunConfig:
     profile: bool = False
     ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
     slicing: Any = None  # svcprep.audio.slicing.SliceSettings: cut takes into pieces (a corpus stage)
-    storage: str = "files"  # the output store (svcprep.store.base.STORES)
+    storage: str = "files"  # the sink of every output root (svcprep.store.sink.SINKS)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -64,7 +64,7 @@ class RunConfig:
         for name in ("overwrite", "profile"):
             check_bool(name, getattr(self, name))
 
-        check_choice("storage", self.storage, tuple(STORES))
+        check_choice("storage", self.storage, tuple(SINKS))
         if not self.recipes:
             raise ConfigError("nothing to do: no recipe", "config")
         labels = self.recipe_labels

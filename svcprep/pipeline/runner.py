@@ -28,7 +28,6 @@ from svcprep.audio.slicing import Slicer
 from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of
 from svcprep.corpus.slices import SliceRecords
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
-from svcprep.fileio import remove_stale_temp_files
 from svcprep.pipeline import device_defaults
 from svcprep.pipeline.backends import make_backend
 from svcprep.pipeline.config import RunConfig
@@ -38,8 +37,7 @@ from svcprep.pipeline.profile import StageTimes
 from svcprep.pipeline.summary import RunSummary
 from svcprep.pipeline.writer import BackgroundWriter, WriteJob
 from svcprep.recipes.base import RecipeContext
-from svcprep.store.base import open_store
-from svcprep.store.files import FileStore
+from svcprep.store.tree import OutputTree
 
 log = logging.getLogger("svcprep")
 
@@ -49,12 +47,12 @@ CLIP_STAGES = ("decode", "resample", "slice")  # failures that lose every output
 
 @dataclass
 class _Planned:
-    """One output of one recipe in this run: its key in the decode plan, store, record and done-list."""
+    """One output of one recipe in this run: its key in the decode plan, output tree, record and done-list."""
 
     key: str
     output: Any
     recipe_index: int
-    store: FileStore
+    tree: OutputTree
     record: Any
     old_record: Any
     done_list: Any = None
@@ -100,11 +98,11 @@ def check_device(device: str) -> None:
             raise ConfigError(f"{device!r}: only {torch.cuda.device_count()} GPU(s) visible", "device")
 
 
-def _check_writable(store: FileStore) -> None:
+def _check_writable(tree: OutputTree) -> None:
     try:
-        store.check_writable()
+        tree.sink.prepare()
     except OSError as exc:
-        raise ConfigError(f"cannot write to {store.root} ({exc.strerror or exc}); choose another --out "
+        raise ConfigError(f"cannot write to {tree.root} ({exc.strerror or exc}); choose another --out "
                           "or free space there", "out") from exc
 
 
@@ -135,10 +133,8 @@ class Pipeline:
         self.contexts: list[RecipeContext] = []
         for recipe, label in zip(config.recipes, labels, strict=True):
             root = self.out / label if several else self.out
-            store = open_store(root, kind=config.storage)
-            ctx = RecipeContext(self.corpus, store, config.device, config.dtype, slicing=config.slicing)
-            ctx.store.naming = recipe.naming(ctx)
-            self.contexts.append(ctx)
+            tree = OutputTree.open(root, recipe.naming(self.corpus), config.storage)
+            self.contexts.append(RecipeContext(self.corpus, tree, config.device, config.dtype, slicing=config.slicing))
         self.failed_uids: set[str] = set()
         self.take_pieces: dict[str, list[tuple[str, int, int]]] = {}  # a take's pieces so far (it may span batches)
         self.batching: tuple[float, int] | None = None
@@ -153,8 +149,8 @@ class Pipeline:
                 if output_check is not None:
                     output_check()
                 record = output.record()
-                old = ctx.store.check_output(record, overwrite=self.config.overwrite)
-                planned.append(_Planned(f"{index}:{output.name}", output, index, ctx.store, record, old))
+                old = ctx.tree.bookkeeping.check_output(record, overwrite=self.config.overwrite)
+                planned.append(_Planned(f"{index}:{output.name}", output, index, ctx.tree, record, old))
         owners = {(p.recipe_index, f.name): p.key for p in planned for f in p.record.files}
         for p in planned:
             reference = p.record.frames.reference if p.record.frames else None
@@ -164,34 +160,35 @@ class Pipeline:
         # References first, so that a uid whose mel failed gets no feature aligned to a mel that is not there.
         return sorted(planned, key=lambda p: len(p.depends_on))
 
-    def _fail(self, uid: str, path: Path, stage: str, reason: str, stores: list[FileStore],
+    def _fail(self, uid: str, path: Path, stage: str, reason: str, trees: list[OutputTree],
               output: str | None = None) -> None:
         record = {"uid": uid, "path": str(path), "stage": stage, "reason": reason}
         if output:
             record["output"] = output
         self.failed_uids.add(uid)
-        for store in stores:
+        for tree in trees:
+            failures = tree.bookkeeping.failures
             try:
-                store.failures.append(record)
+                failures.append(record)
             except OSError as exc:
-                raise StorageError(f"cannot record the failure of {uid} in {store.failures.path} ({exc}); files "
+                raise StorageError(f"cannot record the failure of {uid} in {failures.path} ({exc}); files "
                                    "finished before it are kept, fix the cause and rerun to resume") from exc
 
     @property
-    def stores(self) -> list[FileStore]:
-        return [ctx.store for ctx in self.contexts]
+    def trees(self) -> list[OutputTree]:
+        return [ctx.tree for ctx in self.contexts]
 
     def _done(self, planned: list[_Planned], entries: list[CorpusEntry]) -> None:
         """Each output's done entries, trusted only where every file of the uid is still there."""
         in_shard = {e.uid for e in entries}
         sources = in_shard if self.config.slicing is None else None
         for p in planned:
-            p.done_list = p.store.done_list(p.record, self.shard_label)
+            p.done_list = p.tree.bookkeeping.done_list(p.record, self.shard_label)
             if self.config.overwrite or p.old_record is None or p.old_record.differences(p.record):
                 continue
             for uid, entry in p.done_list.load().items():
                 source = uid.rsplit("/", 1)[0] if sources is None else uid
-                if (source in in_shard or uid in in_shard) and all(p.store.exists(f, uid) for f in p.record.files):
+                if (source in in_shard or uid in in_shard) and all(p.tree.sink.exists(f, uid) for f in p.record.files):
                     p.done[uid] = entry
 
     def _work(self, planned: list[_Planned], entries: list[CorpusEntry],
@@ -218,7 +215,7 @@ class Pipeline:
             try:
                 work.append((item, probe_seconds(entry.path)))
             except SvcprepError as exc:
-                self._fail(entry.uid, entry.path, "decode", str(exc), self.stores)
+                self._fail(entry.uid, entry.path, "decode", str(exc), self.trees)
         if frames_needed:
             frames = self._frames_on_disk(frames_needed)
             work = [(WorkItem(i.entry, i.pending, i.done_pieces, frames.get(i.entry.uid, {})), s) for i, s in work]
@@ -240,18 +237,24 @@ class Pipeline:
 
     # -- run --------------------------------------------------------------------------------------
     def run(self) -> RunSummary:
+        try:
+            return self._run()
+        finally:
+            for tree in self.trees:
+                tree.sink.close()
+
+    def _run(self) -> RunSummary:
         started = time.monotonic()
         c = self.config
         check_device(c.device)
         planned = self._plan_outputs()
-        for store in self.stores:
-            _check_writable(store)
-            remove_stale_temp_files(store.temp_dir)  # a killed run's partial files (old ones: shards may be live)
+        for tree in self.trees:
+            _check_writable(tree)
         k, n = c.shard
         entries = [e for e in self.corpus.entries if n == 1 or shard_of(e.uid, n) == k]
         summary = RunSummary(out=self.out)
         for path, reason in self.corpus.rejected:
-            self._fail(path, Path(path), "scan", reason, self.stores)
+            self._fail(path, Path(path), "scan", reason, self.trees)
         with self.profile.stage("scan"):
             self._done(planned, entries)
             work = self._work(planned, entries, summary)
@@ -263,7 +266,7 @@ class Pipeline:
         summary.done = len(processed - self.failed_uids)
         for recipe, ctx in zip(c.recipes, self.contexts, strict=True):
             ctx.failed_uids = self.failed_uids
-            summary.notes += recipe.finalize(ctx, [p.output for p in planned if p.store is ctx.store])
+            summary.notes += recipe.finalize(ctx, [p.output for p in planned if p.tree is ctx.tree])
         summary.wall_seconds = time.monotonic() - started
         if c.profile:
             batch_seconds, workers = self.batching or (0.0, 0)
@@ -294,8 +297,8 @@ class Pipeline:
             ours = output in names if output else record.get("stage") in CLIP_STAGES
             return uid in ok and ours
 
-        for store in self.stores:
-            store.failures.compact(resolved)
+        for tree in self.trees:
+            tree.bookkeeping.failures.compact(resolved)
 
     def _run_pending(self, planned: list[_Planned], work: list[tuple[WorkItem, float]],
                      summary: RunSummary) -> set[str]:
@@ -317,10 +320,11 @@ class Pipeline:
             stage.batch_seconds = batch_seconds
         backend = make_backend(c.ray, num_workers)
         for p in planned:  # the models loaded: now the records may be written
-            p.store.commit_output(p.record, p.old_record)
+            p.tree.bookkeeping.commit_output(p.record, p.old_record)
         for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts, strict=True)):
             names = [p.output.name for p in planned if p.recipe_index == index]
-            ctx.store.write_recipe_record({"recipe": recipe.name, "outputs": names, **recipe.record_data(ctx)})
+            record = {"recipe": recipe.name, "outputs": names, **recipe.record_data(ctx)}
+            ctx.tree.bookkeeping.write_recipe_record(record)
         plan = DecodePlan({p.key: p.output for p in planned},
                           {p.key: (p.output.model.audio,) for p in planned if p.output.model is not None},
                           self._slicer())
@@ -373,7 +377,7 @@ class Pipeline:
                 if clip.ends_take:
                     finished_takes.append(clip.source_uid)
             if clip.error:
-                self._fail(clip.uid, clip.path, *clip.error, self.stores)
+                self._fail(clip.uid, clip.path, *clip.error, self.trees)
                 processed.add(clip.uid)
                 continue
             if not clip.pending:
@@ -387,7 +391,7 @@ class Pipeline:
                 p = by_key[key]
                 files, stage, reason = self._finish_output(clip, info, p, natives, failed, by_key)
                 if reason:
-                    self._fail(clip.uid, clip.path, stage, reason, [p.store], p.output.name)
+                    self._fail(clip.uid, clip.path, stage, reason, [p.tree], p.output.name)
                     failed.add(key)
                 else:
                     finished.append((p, files))
@@ -396,9 +400,9 @@ class Pipeline:
                 lost = sorted(by_key[k].output.name for k in failed if by_key[k].recipe_index == p.recipe_index)
                 if whole and lost:  # this recipe's tree takes a uid whole or not at all
                     self._fail(clip.uid, clip.path, p.output.stage, f"not written: {', '.join(lost)} failed for this "
-                               "clip, and this project's tree takes an utterance whole", [p.store], p.output.name)
+                               "clip, and this project's tree takes an utterance whole", [p.tree], p.output.name)
                     continue
-                writer.submit(WriteJob(clip.uid, p.store, [(f, files[f.name]) for f in p.record.files], p.done_list,
+                writer.submit(WriteJob(clip.uid, p.tree.sink, [(f, files[f.name]) for f in p.record.files], p.done_list,
                                        p.output.name))
         if pieces is not None:
             for take in finished_takes:
@@ -428,8 +432,8 @@ class Pipeline:
             return {}, output.stage, str(exc) or type(exc).__name__
 
     def _write_failed(self, job: WriteJob, reason: str) -> None:
-        self._fail(job.uid, Path(job.store.describe(job.files[0][0], job.uid)), "write", reason, [job.store],
-                   job.output)
+        tree = next(t for t in self.trees if t.sink is job.sink)
+        self._fail(job.uid, Path(job.sink.describe(job.files[0][0], job.uid)), "write", reason, [tree], job.output)
 
     def _slicer(self) -> Any:
         if self.config.slicing is None:

@@ -18,8 +18,8 @@ from typing import Any
 
 from svcprep.errors import StorageError
 from svcprep.outputs.records import DoneEntry, FileRecord
-from svcprep.store.base import Store
-from svcprep.store.files import DoneList, SettingsChangedError
+from svcprep.store.bookkeeping import DoneList, SettingsChangedError
+from svcprep.store.sink import Sink
 
 # The disk itself is unusable: every later write would fail the same way.
 FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
@@ -30,7 +30,7 @@ class WriteJob:
     """Every file of one output of one uid, and the done-list that marks them complete."""
 
     uid: str
-    store: Store
+    sink: Sink
     files: list[tuple[FileRecord, Any]]
     done_list: DoneList
     output: str = ""
@@ -85,7 +85,7 @@ class BackgroundWriter:
             while (job := self._queue.get()) is not None:
                 started = time.perf_counter()
                 try:
-                    hashes = {file.name: job.store.write(file, job.uid, value) for file, value in job.files}
+                    hashes = {file.name: job.sink.write(file, job.uid, value) for file, value in job.files}
                     job.done_list.append(DoneEntry(job.uid, hashes))
                 except SettingsChangedError:
                     raise
@@ -98,7 +98,7 @@ class BackgroundWriter:
                 finally:
                     self.busy_seconds += time.perf_counter() - started
         except BaseException as exc:  # noqa: BLE001 - any failure here must reach the run, not vanish
-            where = f" writing {job.store.describe(job.files[0][0], job.uid)}" if job is not None and job.files else ""
+            where = f" writing {job.sink.describe(job.files[0][0], job.uid)}" if job is not None and job.files else ""
             self._error = exc if isinstance(exc, SettingsChangedError) else StorageError(
                 f"output failed{where}: {exc}; files finished before it are kept and recorded, "
                 "fix the cause (e.g. free disk space) and rerun the same command to resume")

@@ -110,8 +110,8 @@ class AmphionRecipe(Recipe):
         return cls(**values)
 
     @classmethod
-    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return amphion_dataset.verify_statistics(store, records)
+    def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return amphion_dataset.verify_statistics(tree, records)
 
     def __post_init__(self) -> None:
         check_choice("save_dtype", self.save_dtype, SAVE_DTYPES)
@@ -153,7 +153,7 @@ class AmphionRecipe(Recipe):
     def check(self, ctx: RecipeContext) -> None:
         if self.mels:
             return
-        recorded = ctx.store.read_record(MELS)
+        recorded = ctx.tree.bookkeeping.read_record(MELS)
         if recorded is None or "preset" not in recorded.settings:
             return
         ours, theirs = self.preset.to_dict(), recorded.settings["preset"]
@@ -193,8 +193,8 @@ class AmphionRecipe(Recipe):
             return {}
         frames = {}
         for uid in uids:
-            if ctx.store.exists(self.mel_file, uid):
-                shape, _ = ctx.store.header(self.mel_file, uid)
+            if ctx.sink.exists(self.mel_file, uid):
+                shape, _ = ctx.sink.header(self.mel_file, uid)
                 frames[uid] = {MELS: shape[self.preset.time_axis]}
         return frames
 
@@ -202,15 +202,15 @@ class AmphionRecipe(Recipe):
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         notes = []
         if self.stats:
-            missing = [e.uid for e in ctx.corpus.entries if not ctx.store.exists(self.mel_file, e.uid)]
+            missing = [e.uid for e in ctx.corpus.entries if not ctx.sink.exists(self.mel_file, e.uid)]
             if missing and not set(missing) <= ctx.failed_uids:
                 notes.append(f"statistics: {len(missing)} utterance(s) have no mel yet (other shards still "
                               f"running?); run `svcprep stats {ctx.root}` when every shard is done")
             else:
-                notes.append(amphion_dataset.write_statistics(ctx.store, ctx.corpus, self.preset,
+                notes.append(amphion_dataset.write_statistics(ctx.tree, ctx.corpus, self.preset,
                                                               pitch=self.pitch is not None).describe())
         if self.fragment:
-            notes.append(amphion_dataset.write_fragment(ctx.store, self, outputs))
+            notes.append(amphion_dataset.write_fragment(ctx.tree, self, outputs))
         return notes
 
 

@@ -1,4 +1,4 @@
-"""Amphion's dataset-level files, from the files of a finished output root (read through its store).
+"""Amphion's dataset-level files, from the files of a finished output root (read through its sink and bookkeeping).
 
 - ``mel_min_max_stats/mel_{min,max}.npy``: per mel bin, the min / max over every frame of every uid.
 - ``pitches/statistics.json``: per ``"<dataset>_<singer>"``, ``voiced_positions`` (F0 != 0) and
@@ -26,7 +26,7 @@ from svcprep.audio.presets import MelPreset
 from svcprep.corpus.scan import Corpus, CorpusEntry
 from svcprep.errors import ConfigError
 from svcprep.outputs.features import NativeFeature
-from svcprep.store.files import FileStore
+from svcprep.store.tree import OutputTree
 
 MELS, PITCHES, UVS, ENERGYS, MEL_STATS = "mels", "pitches", "uvs", "energys", "mel_min_max_stats"
 PITCH_STATISTICS = f"{PITCHES}/statistics.json"
@@ -75,80 +75,80 @@ def _summary(values: np.ndarray) -> dict[str, float | None]:
             "min": float(np.min(values)), "max": float(np.max(values))}
 
 
-def _finished(store: FileStore, output: str) -> tuple[dict[str, Any], Any]:
+def _finished(tree: OutputTree, output: str) -> tuple[dict[str, Any], Any]:
     """The done entries of ``output`` under its recorded settings, and that record."""
-    record = store.read_record(output)
+    record = tree.bookkeeping.read_record(output)
     if record is None:
         return {}, None
-    return store.done_list(record, "read").load(), record
+    return tree.bookkeeping.done_list(record, "read").load(), record
 
 
-def _singer_table(store: FileStore, corpus: Corpus, report: StatsReport) -> None:
+def _singer_table(tree: OutputTree, corpus: Corpus, report: StatsReport) -> None:
     keys = sorted({singer_key(e) for e in corpus.entries})
-    if store.has_dataset_file(SINGERS):
+    if tree.sink.has_dataset_file(SINGERS):
         try:
-            table = store.read_dataset_file(SINGERS, "json")
+            table = tree.sink.read_dataset_file(SINGERS, "json")
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{store.dataset_path(SINGERS)}: invalid JSON ({exc}); delete it to let svcprep "
+            raise ConfigError(f"{tree.sink.dataset_location(SINGERS)}: invalid JSON ({exc}); delete it to let svcprep "
                               "write it") from exc
         absent = [k for k in keys if k not in table]
         if absent:
-            raise ConfigError(f"{store.dataset_path(SINGERS)} lacks {', '.join(absent[:5])}: add them, or delete "
-                              "the file to let svcprep write it")
+            raise ConfigError(f"{tree.sink.dataset_location(SINGERS)} lacks {', '.join(absent[:5])}: add them, or "
+                              "delete the file to let svcprep write it")
         report.kept.append(SINGERS)
     else:
-        store.write_dataset_file(SINGERS, "json", {k: i for i, k in enumerate(keys)})
+        tree.write_dataset_file(SINGERS, "json", {k: i for i, k in enumerate(keys)})
         report.written.append(SINGERS)
-    if store.has_dataset_file(UTT2SINGER):
+    if tree.sink.has_dataset_file(UTT2SINGER):
         report.kept.append(UTT2SINGER)
     else:
-        store.write_text(UTT2SINGER, "".join(f"{utterance_key(e)}\t{singer_key(e)}\n" for e in corpus.entries))
+        tree.write_text(UTT2SINGER, "".join(f"{utterance_key(e)}\t{singer_key(e)}\n" for e in corpus.entries))
         report.written.append(UTT2SINGER)
 
 
-def mel_extrema(store: FileStore, uids: list[str], preset: MelPreset) -> tuple[np.ndarray, np.ndarray, int]:
+def mel_extrema(tree: OutputTree, uids: list[str], preset: MelPreset) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-bin min and max over every frame of the given uids' mels, read one at a time."""
-    done, record = _finished(store, MELS)
+    done, record = _finished(tree, MELS)
     if record is None:
-        raise ConfigError(f"{store.root / MELS}: no svcprep mels here; compute the mels first")
+        raise ConfigError(f"{tree.root / MELS}: no svcprep mels here; compute the mels first")
     file = record.file(MELS)
     low = high = None
     count = 0
     for uid in uids:
-        if uid not in done or not store.exists(file, uid):
+        if uid not in done or not tree.sink.exists(file, uid):
             continue
-        mel = store.read(file, uid)
+        mel = tree.sink.read(file, uid)
         if mel.ndim != 2 or mel.shape[1 - preset.time_axis] != preset.n_mels:
-            raise ConfigError(f"{store.describe(file, uid)}: shape {mel.shape} is not a {preset.n_mels}-bin mel "
+            raise ConfigError(f"{tree.sink.describe(file, uid)}: shape {mel.shape} is not a {preset.n_mels}-bin mel "
                               f"of preset {preset.name}")
         lo, hi = mel.min(axis=preset.time_axis), mel.max(axis=preset.time_axis)
         low = lo if low is None else np.minimum(low, lo)
         high = hi if high is None else np.maximum(high, hi)
         count += 1
     if low is None:
-        raise ConfigError(f"{store.root / MELS}: no finished mel of this corpus found; compute the mels first")
+        raise ConfigError(f"{tree.root / MELS}: no finished mel of this corpus found; compute the mels first")
     return low, high, count
 
 
-def _mel_statistics(store: FileStore, corpus: Corpus, preset: MelPreset, report: StatsReport) -> None:
-    done, _ = _finished(store, MELS)
+def _mel_statistics(tree: OutputTree, corpus: Corpus, preset: MelPreset, report: StatsReport) -> None:
+    done, _ = _finished(tree, MELS)
     report.missing_mels = [e.uid for e in corpus.entries if e.uid not in done]
-    low, high, report.num_mels = mel_extrema(store, [e.uid for e in corpus.entries], preset)
+    low, high, report.num_mels = mel_extrema(tree, [e.uid for e in corpus.entries], preset)
     for which, values in (("min", low), ("max", high)):
-        store.write_dataset_file(mel_extremum(which), "npy", values)
+        tree.write_dataset_file(mel_extremum(which), "npy", values)
         report.written.append(mel_extremum(which))
 
 
-def pitch_statistics(store: FileStore, entries: list[CorpusEntry]) -> tuple[dict[str, Any], int]:
+def pitch_statistics(tree: OutputTree, entries: list[CorpusEntry]) -> tuple[dict[str, Any], int]:
     """Amphion's ``statistics.json`` content over the finished pitch tracks of ``entries``."""
-    done, record = _finished(store, PITCHES)
+    done, record = _finished(tree, PITCHES)
     voiced: dict[str, list[np.ndarray]] = defaultdict(list)
     total: dict[str, list[np.ndarray]] = defaultdict(list)
     count = 0
     for entry in entries:
-        if record is None or entry.uid not in done or not store.exists(record.file(PITCHES), entry.uid):
+        if record is None or entry.uid not in done or not tree.sink.exists(record.file(PITCHES), entry.uid):
             continue
-        f0 = store.read(record.file(PITCHES), entry.uid).astype(np.float64)
+        f0 = tree.sink.read(record.file(PITCHES), entry.uid).astype(np.float64)
         total[singer_key(entry)].append(f0)
         voiced[singer_key(entry)].append(f0[f0 != 0])
         count += 1
@@ -157,38 +157,38 @@ def pitch_statistics(store: FileStore, entries: list[CorpusEntry]) -> tuple[dict
     return statistics, count
 
 
-def write_statistics(store: FileStore, corpus: Corpus, preset: MelPreset, *, pitch: bool) -> StatsReport:
-    """Every statistics file Amphion's SVC recipes read, from the finished files of ``store``."""
+def write_statistics(tree: OutputTree, corpus: Corpus, preset: MelPreset, *, pitch: bool) -> StatsReport:
+    """Every statistics file Amphion's SVC recipes read, from the finished files of ``tree``."""
     report = StatsReport()
-    _singer_table(store, corpus, report)
-    _mel_statistics(store, corpus, preset, report)
+    _singer_table(tree, corpus, report)
+    _mel_statistics(tree, corpus, preset, report)
     if pitch:
-        statistics, report.num_pitches = pitch_statistics(store, list(corpus.entries))
+        statistics, report.num_pitches = pitch_statistics(tree, list(corpus.entries))
         report.singers_without_voice = [k for k, v in statistics.items() if v["voiced_positions"]["mean"] is None]
-        store.write_dataset_file(PITCH_STATISTICS, "json", statistics)
+        tree.write_dataset_file(PITCH_STATISTICS, "json", statistics)
         report.written.append(PITCH_STATISTICS)
     return report
 
 
-def verify_statistics(store: FileStore, records: dict) -> list[tuple[str, str]]:
+def verify_statistics(tree: OutputTree, records: dict) -> list[tuple[str, str]]:
     """``mel_min_max_stats`` equals the extrema of the finished mels; ``statistics.json`` is in Amphion's
     format with finite numbers (that it is unchanged since svcprep wrote it, every dataset file's hash tells)."""
     problems: list[tuple[str, str]] = []
     mel_record = records.get(MELS)
-    if store.has_dataset_file(mel_extremum("min")) and mel_record is not None:
+    if tree.sink.has_dataset_file(mel_extremum("min")) and mel_record is not None:
         preset = MelPreset(**{k: v for k, v in mel_record.settings["preset"].items()})
-        done, _ = _finished(store, MELS)
+        done, _ = _finished(tree, MELS)
         try:
-            low, high, _ = mel_extrema(store, sorted(done), preset)
-            stored = [store.read_dataset_file(mel_extremum(w), "npy") for w in ("min", "max")]
+            low, high, _ = mel_extrema(tree, sorted(done), preset)
+            stored = [tree.sink.read_dataset_file(mel_extremum(w), "npy") for w in ("min", "max")]
             if not all(s.shape == r.shape and np.array_equal(s, r) for s, r in zip(stored, (low, high),
                                                                                   strict=True)):
                 problems.append((MEL_STATS, "differs from the extrema of the mels (rerun svcprep stats)"))
         except (ConfigError, OSError, ValueError) as exc:
             problems.append((MEL_STATS, f"unreadable or inconsistent: {exc}"))
-    if store.has_dataset_file(PITCH_STATISTICS):
+    if tree.sink.has_dataset_file(PITCH_STATISTICS):
         try:
-            statistics = store.read_dataset_file(PITCH_STATISTICS, "json")
+            statistics = tree.sink.read_dataset_file(PITCH_STATISTICS, "json")
             for singer, parts in statistics.items():
                 for part in ("voiced_positions", "total_positions"):
                     values = [parts[part][k] for k in STAT_NAMES]
@@ -224,13 +224,13 @@ def _frameshift(name: str, native_hop: int, native_rate: int, preset: MelPreset)
     return values
 
 
-def fragment(store: FileStore, recipe: Any, content: dict[str, tuple[str, int, int, int]]) -> dict[str, Any]:
+def fragment(tree: OutputTree, recipe: Any, content: dict[str, tuple[str, int, int, int]]) -> dict[str, Any]:
     """``content``: Amphion feature name → (native dir name, native hop, native sample rate, dim)."""
     preset, pitch = recipe.preset, recipe.pitch
     if preset.mel_layout != "mels_by_frames":
         raise ConfigError(f"Amphion reads mels saved (n_mels, T); preset {preset.name} saves (T, n_mels)", "preset")
     preprocess: dict[str, Any] = {
-        "processed_dir": str(store.root.resolve().parent),
+        "processed_dir": str(tree.root.resolve().parent),
         "features_extraction_mode": "offline",
         "sample_rate": preset.sample_rate, "hop_size": preset.hop_length, "n_fft": preset.n_fft,
         "win_size": preset.win_length, "n_mel": preset.n_mels, "fmin": preset.fmin, "fmax": preset.fmax,
@@ -257,7 +257,7 @@ def fragment(store: FileStore, recipe: Any, content: dict[str, tuple[str, int, i
     return {"preprocess": preprocess, "model": {"condition_encoder": condition_encoder}}
 
 
-def write_fragment(store: FileStore, recipe: Any, outputs: list) -> str:
+def write_fragment(tree: OutputTree, recipe: Any, outputs: list) -> str:
     content, skipped = {}, []
     for config in recipe.extractors:
         name = config.out_name
@@ -267,8 +267,8 @@ def write_fragment(store: FileStore, recipe: Any, outputs: list) -> str:
             content[name] = (native.name, spec.hop_length, spec.sample_rate, spec.dim)
         else:
             skipped.append(name)
-    store.write_dataset_file(FRAGMENT, "json", fragment(store, recipe, content))
-    note = f"Amphion config fragment: {store.dataset_path(FRAGMENT)} (merge it over your exp_config)"
+    tree.write_dataset_file(FRAGMENT, "json", fragment(tree, recipe, content))
+    note = f"Amphion config fragment: {tree.sink.dataset_location(FRAGMENT)} (merge it over your exp_config)"
     if skipped:
         note += f"; not in it (no Amphion key): {', '.join(skipped)}"
     return note

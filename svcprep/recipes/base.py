@@ -1,4 +1,4 @@
-"""What a recipe is, and what the run gives it: the corpus, its store, model resolution and fingerprints."""
+"""What a recipe is, and what the run gives it: the corpus, its output tree, model resolution and fingerprints."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from svcprep.extractors.hub import cached_fingerprint
 from svcprep.extractors.registry import resolve_extractor
 from svcprep.outputs.base import ModelRequest
 from svcprep.pitch.registry import resolve_tracker
-from svcprep.store.files import FileStore
 from svcprep.store.naming import DEFAULT_NAMING, Naming
+from svcprep.store.tree import OutputTree
 
 
 @dataclass
 class RecipeContext:
-    """A recipe's view of the run: the corpus, the store of its output root, the model device and dtype."""
+    """A recipe's view of the run: the corpus, its output tree (sink and bookkeeping), the model device and dtype."""
 
     corpus: Corpus
-    store: FileStore
+    tree: OutputTree
     device: str = "auto"
     dtype: str = "float32"
     slicing: Any = None  # the run's SliceSettings: takes are cut into pieces (uids known once a take is decoded)
@@ -34,8 +34,8 @@ class RecipeContext:
         return self.slicing is not None
 
     @property
-    def root(self) -> Path:
-        return self.store.root
+    def sink(self):
+        return self.tree.sink
 
     def resolve_extractor(self, config) -> Any:
         """An :class:`ExtractorConfig` resolved (model located, spec from its config files), not loaded."""
@@ -50,7 +50,7 @@ class RecipeContext:
     def fingerprint(self, path: Path) -> str:
         key = str(path)
         if key not in self._fingerprints:
-            self._fingerprints[key] = cached_fingerprint(path, self.store.bookkeeping_dir)
+            self._fingerprints[key] = cached_fingerprint(path, self.tree.bookkeeping.dir)
         return self._fingerprints[key]
 
     def content_and_pitch(self, extractor, width: int, audio_of, pitch, what: str) -> tuple[Any, str, Any, Any]:
@@ -70,15 +70,8 @@ class RecipeContext:
         return content, self.fingerprint(resolved.path), tracker, tracker_sha
 
     def done_uids(self, outputs: list) -> set[str]:
-        """uids whose every listed output is done under its current settings (and whose files exist)."""
-        complete: set[str] | None = None
-        for output in outputs:
-            record = self.store.read_record(output.name)
-            if record is None:
-                return set()
-            done = set(self.store.done_list(record, "read").load())
-            complete = done if complete is None else complete & done
-        return complete or set()
+        """uids whose every listed output is done under its current settings."""
+        return self.tree.done_uids(outputs)
 
 
 class Recipe:
@@ -119,7 +112,7 @@ class Recipe:
         return DEFAULT_NAMING
 
     @classmethod
-    def verify_tree(cls, store: FileStore, records: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+    def verify_tree(cls, tree: OutputTree, records: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
         """``(where, problem)`` for what this project's loader would trip on, beyond each output's own checks."""
         return []
 
@@ -129,7 +122,8 @@ class Recipe:
         """What ``--model NAME=...`` / ``--set NAME.key=...`` may name in this recipe."""
         return set()
 
-    def naming(self, ctx: RecipeContext) -> Naming:
+    def naming(self, corpus: Corpus) -> Naming:
+        """Where this recipe's files of the corpus go (the sink is opened with it)."""
         return DEFAULT_NAMING
 
     def check(self, ctx: RecipeContext) -> None:
@@ -157,9 +151,9 @@ MAX_LISTED = 5  # problems ``verify`` lists per output (the count of the rest fo
 READ_ERRORS = (OSError, ValueError, EOFError, SvcprepError)
 
 
-def finished_in_all(store, records: dict, names: tuple[str, ...]) -> set[str]:
+def finished_in_all(tree: OutputTree, records: dict, names: tuple[str, ...]) -> set[str]:
     """The uids in the current done-list of every output named."""
-    return set.intersection(*(set(store.done_list(records[name], "verify").load()) for name in names))
+    return tree.finished_in_all([records[name] for name in names])
 
 
 def uid_problems(uids, check_uid) -> list[tuple[str, str]]:

@@ -30,6 +30,7 @@ import numpy as np
 from svcprep.align.methods import METHODS
 from svcprep.audio.presets import load_preset
 from svcprep.audio.views import Resampled
+from svcprep.corpus.scan import Corpus
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import AlignedFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -156,12 +157,12 @@ class DdspRecipe(ContentRecipe):
         """``L // 512 + 1`` frames, frame i at ``i·512`` samples (DDSP-SVC's ``n_frames`` and its F0 times)."""
         return OutputGrid(self.audio, self.block_size, True, Fraction(0))
 
-    def naming(self, ctx: RecipeContext) -> Naming:
-        table = name_table(ctx.corpus, NAME)
+    def naming(self, corpus: Corpus) -> Naming:
+        table = name_table(corpus, NAME)
         return DdspNaming(table, val_sources(table, self.seed))
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
-        naming = ctx.store.naming
+        naming = ctx.sink.naming
         return {"names": naming.table.to_json(), "val": sorted(naming.val_sources)}
 
     @classmethod
@@ -169,27 +170,27 @@ class DdspRecipe(ContentRecipe):
         return DdspNaming(NameTable.from_json(data.get("names", {})), frozenset(data.get("val", [])))
 
     @classmethod
-    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+    def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Shapes DDSP-SVC's loaders never check: units (N, D), f0/volume (N,) with no zero F0, mel (N - 1, 128)."""
         needed = ("audio", "units", "f0", "volume", "mel")
         if not all(n in records for n in needed):
             return [(NAME, "a core output has no record")]
 
         def check_uid(uid: str) -> str | None:
-            length = store.header(records["audio"].files[0], uid)[0][0]
+            length = tree.sink.header(records["audio"].files[0], uid)[0][0]
             frames = length // records["f0"].grid.hop_length + 1
-            units = store.header(records["units"].files[0], uid)[0]
-            f0 = store.read(records["f0"].files[0], uid)
-            mel = store.header(records["mel"].files[0], uid)[0]
-            volume = store.header(records["volume"].files[0], uid)[0]
+            units = tree.sink.header(records["units"].files[0], uid)[0]
+            f0 = tree.sink.read(records["f0"].files[0], uid)
+            mel = tree.sink.header(records["mel"].files[0], uid)[0]
+            volume = tree.sink.header(records["volume"].files[0], uid)[0]
             if units[0] != frames or f0.shape != (frames,) or volume != (frames,) or mel[0] != frames - 1:
                 return (f"shapes units {units}, f0 {f0.shape}, volume {volume}, mel {mel}; expected N = {frames} "
                         "(mel N - 1, as (T, n_mels))")
             return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
 
-        problems = uid_problems(finished_in_all(store, records, needed), check_uid)
+        problems = uid_problems(finished_in_all(tree, records, needed), check_uid)
         for split in SPLITS:
-            if not store.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
+            if not tree.sink.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
                 problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
         return problems
 
@@ -209,32 +210,31 @@ class DdspRecipe(ContentRecipe):
             Volume("volume", grid, frames),
             LogMel("mel", preset, self.view, "mel"),
             SplitAugmentation("aug", preset, grid, Augmentation(self.max_keyshift, self.seed), "aug_mel", "aug_vol",
-                              view=self.view, frames=mel_frames, val_sources=ctx.store.naming.val_sources),
+                              view=self.view, frames=mel_frames, val_sources=ctx.sink.naming.val_sources),
         ]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         import yaml
 
-        store, naming = ctx.store, ctx.store.naming
+        tree, naming = ctx.tree, ctx.sink.naming
         complete = ctx.done_uids(outputs)
         augmentation = next(o for o in outputs if isinstance(o, SplitAugmentation))
         tables: dict[str, dict[str, float]] = {split: {} for split in SPLITS}
         for uid in sorted(complete):
             tables[naming.split(uid)][naming.rel(uid)] = augmentation.keyshift(uid)
         for split, table in tables.items():
-            store.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
+            tree.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
         width = self.content_width
-        root = store.root.resolve()
         fragment = {
             "data": {"encoder": self.encoder, "encoder_out_channels": width, "encoder_sample_rate": 16000,
                      "encoder_hop_size": 320, "sampling_rate": self.sample_rate, "block_size": self.block_size,
-                     "f0_extractor": self.pitch.method, "train_path": str(root / "train"),
-                     "valid_path": str(root / "val"), "extensions": ["wav"]},
+                     "f0_extractor": self.pitch.method, "train_path": tree.sink.dataset_location("train"),
+                     "valid_path": tree.sink.dataset_location("val"), "extensions": ["wav"]},
             "model": {"n_spk": len(naming.ids)},
         }
-        store.write_text(FRAGMENT, yaml.safe_dump(fragment, sort_keys=False))
+        tree.write_text(FRAGMENT, yaml.safe_dump(fragment, sort_keys=False))
         notes = [f"DDSP-SVC: {len(tables['train'])} train / {len(tables['val'])} val clips; merge "
-                 f"{store.dataset_path(FRAGMENT)} over configs/reflow.yaml"]
+                 f"{tree.sink.dataset_location(FRAGMENT)} over configs/reflow.yaml"]
         single = [s for s in naming.ids if not any(naming.table.speaker_and_stem(u)[0] == s and naming.split(u) == "val"
                                                    for u in naming.table.names)]
         if single:

@@ -31,16 +31,17 @@ class PiecesRecipe(Recipe):
         return [StoredAudio("pieces", AudioRequest(self.sample_rate), "wav_float32")]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        store = ctx.store
+        tree = ctx.tree
         done = ctx.done_uids(outputs)
         entries = {e.uid: e for e in ctx.corpus.entries}
         rows = []
-        for take, pieces in sorted(SliceRecords(store.root, ctx.slicing, "read").spans().items()):
+        for take, pieces in sorted(SliceRecords(tree.root, ctx.slicing, "read").spans().items()):
             source = entries.get(take)
             for uid, start, end in pieces:
                 if uid in done and source is not None:
-                    path = store.path(outputs[0].files[0], uid).relative_to(store.root).as_posix()
+                    path = tree.sink.location(outputs[0].files[0], uid, relative=True)
                     rows.append({"uid": uid, "path": path, "singer": source.singer, "dataset": source.dataset,
                                  "source": str(source.path), "start": start, "end": end})
-        store.write_text(MANIFEST, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        return [f"{len(rows)} pieces listed in {store.dataset_path(MANIFEST)} (a corpus for every svcprep command)"]
+        tree.write_text(MANIFEST, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return [f"{len(rows)} pieces listed in {tree.sink.dataset_location(MANIFEST)} (a corpus for every svcprep "
+                "command)"]

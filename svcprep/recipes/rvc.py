@@ -26,6 +26,7 @@ import numpy as np
 from svcprep.audio.io import Audio
 from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
+from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, ConfigError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
@@ -142,11 +143,11 @@ class RvcRecipe(ContentRecipe):
     def view(self) -> RvcPieceView:
         return RvcPieceView()
 
-    def naming(self, ctx: RecipeContext) -> Naming:
-        return RvcNaming(rvc_stems(ctx.corpus), VERSIONS[self.version][2])
+    def naming(self, corpus: Corpus) -> Naming:
+        return RvcNaming(rvc_stems(corpus), VERSIONS[self.version][2])
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
-        return {"stems": ctx.store.naming.stems, "feature_dir": VERSIONS[self.version][2],
+        return {"stems": ctx.sink.naming.stems, "feature_dir": VERSIONS[self.version][2],
                 "sample_rate": self.sample_rate}
 
     @classmethod
@@ -154,8 +155,8 @@ class RvcRecipe(ContentRecipe):
         return RvcNaming(dict(data.get("stems", {})), data.get("feature_dir", "3_feature768"))
 
     @classmethod
-    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return check_tree(store, records, data)
+    def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return check_tree(tree, records, data)
 
     def check(self, ctx: RecipeContext) -> None:
         slicing = ctx.slicing
@@ -189,17 +190,17 @@ class RvcRecipe(ContentRecipe):
         ]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        store = ctx.store
-        mute_note = write_mute(store, outputs, self.sample_rate)
-        count = write_filelist(store, ctx, outputs)
+        tree = ctx.tree
+        mute_note = write_mute(tree, outputs, self.sample_rate)
+        count = write_filelist(tree, ctx, outputs)
         base = "v1" if self.version == "v1" or self.sample_rate == 40000 else "v2"
-        store.write_dataset_file(FRAGMENT, "json", {
+        tree.write_dataset_file(FRAGMENT, "json", {
             "data": {"sampling_rate": self.sample_rate, "hop_length": RATES[self.sample_rate],
-                     "training_files": str(store.dataset_path(FILELIST).resolve())},
+                     "training_files": tree.sink.dataset_location(FILELIST)},
             "model": {"spk_embed_dim": max(109, len({e.singer for e in ctx.corpus.entries}))},
             "svcprep": {"merge_over": f"configs/{base}/{self.sample_rate // 1000}k.json", "version": self.version}})
-        notes = [f"RVC: {count} pieces in {store.dataset_path(FILELIST)} (+2 mute rows); merge "
-                 f"{store.dataset_path(FRAGMENT)} over RVC's configs/{base}/{self.sample_rate // 1000}k.json"]
+        notes = [f"RVC: {count} pieces in {tree.sink.dataset_location(FILELIST)} (+2 mute rows); merge "
+                 f"{tree.sink.dataset_location(FRAGMENT)} over RVC's configs/{base}/{self.sample_rate // 1000}k.json"]
         if mute_note:
             notes.append(mute_note)
         if self.pitch_note:

@@ -3,7 +3,6 @@ checks of ``verify``."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -35,9 +34,9 @@ class _Silence(ClipAudio):
         return self.source
 
 
-def write_mute(store, outputs: list, sample_rate: int) -> str:
+def write_mute(tree, outputs: list, sample_rate: int) -> str:
     """``EXP/mute/...``: silence through the run's own outputs and models (once; kept while present)."""
-    if all(store.exists(f, MUTE) for output in outputs for f in output.files):
+    if all(tree.sink.exists(f, MUTE) for output in outputs for f in output.files):
         return ""
     clip = _Silence(MUTE, Audio(np.zeros((int(MUTE_SECONDS * sample_rate), 1), np.float32), sample_rate))
     models: dict[Any, Any] = {}
@@ -52,11 +51,11 @@ def write_mute(store, outputs: list, sample_rate: int) -> str:
         info = ClipInfo(MUTE, None, MUTE_SECONDS, {r: clip.length(r) for r in output.frame_requests()})
         files = output.finish(info, partial, native)
         for file in output.files:
-            store.write(file, MUTE, files[file.name])
-    return f"RVC: wrote the mute rows' files under {store.root / MUTE} (silence through the same models)"
+            tree.sink.write(file, MUTE, files[file.name])
+    return f"RVC: wrote the mute rows' files under {tree.root / MUTE} (silence through the same models)"
 
 
-def write_filelist(store, ctx, outputs: list) -> int:
+def write_filelist(tree, ctx, outputs: list) -> int:
     """One ``gt|feature|2a|2b|speaker id`` row per finished piece (absolute paths), plus the two mute rows."""
     files = {f.name: f for output in outputs for f in output.files}
     singers = {e.uid: e.singer for e in ctx.corpus.entries}
@@ -64,25 +63,25 @@ def write_filelist(store, ctx, outputs: list) -> int:
     complete = sorted(ctx.done_uids(outputs))
 
     def row(uid: str, speaker_id: int) -> str:
-        return "|".join(str(store.path(files[name], uid).resolve()) for name in ("gt", "feature", "f0", "f0nsf")) \
+        return "|".join(tree.sink.location(files[name], uid) for name in ("gt", "feature", "f0", "f0nsf")) \
             + f"|{speaker_id}"
 
     rows = [row(uid, ids[singers[uid.rpartition("/")[0]]]) for uid in complete]
     rows += [row(MUTE, 0)] * 2
-    store.write_text(FILELIST, "\n".join(rows) + "\n")
+    tree.write_text(FILELIST, "\n".join(rows) + "\n")
     return len(complete)
 
 
-def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
     if not all(n in records for n in ("gt", "wav16k", "pitch", "feature")):
         return [("rvc", "a core output has no record")]
     pitch, gt = records["pitch"], records["gt"]
 
     def check_uid(uid: str) -> str | None:
-        f0nsf = store.read(pitch.file("f0nsf"), uid)
-        coarse = store.read(pitch.file("f0"), uid)
-        length = store.header(records["wav16k"].files[0], uid)[0][0]
-        seconds = store.header(gt.files[0], uid)[0][0] / data.get("sample_rate", 40000)
+        f0nsf = tree.sink.read(pitch.file("f0nsf"), uid)
+        coarse = tree.sink.read(pitch.file("f0"), uid)
+        length = tree.sink.header(records["wav16k"].files[0], uid)[0][0]
+        seconds = tree.sink.header(gt.files[0], uid)[0][0] / data.get("sample_rate", 40000)
         if f0nsf.shape != (length // 160 + 1,):
             return f"2b-f0nsf has {f0nsf.shape} frames, the 16 kHz wav gives {length // 160 + 1}"
         if not np.array_equal(coarse, coarse_pitch(f0nsf)):
@@ -91,12 +90,12 @@ def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, st
             return f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"
         return None
 
-    problems = uid_problems(finished_in_all(store, records, ("pitch", "gt")), check_uid)
-    if not store.has_dataset_file(FILELIST):
+    problems = uid_problems(finished_in_all(tree, records, ("pitch", "gt")), check_uid)
+    if not tree.sink.has_dataset_file(FILELIST):
         return problems + [(FILELIST, "missing: RVC trains from it")]
-    for line in store.dataset_path(FILELIST).read_text(encoding="utf-8").splitlines():
+    for line in tree.sink.read_text(FILELIST).splitlines():
         fields = line.split("|")
-        if len(fields) != 5 or not all(os.path.isfile(p) for p in fields[:4]):
+        if len(fields) != 5 or not all(tree.sink.located(p) for p in fields[:4]):
             problems.append((FILELIST, f"row {line[:80]!r} does not name four existing files and a speaker id"))
             break
     return problems

@@ -29,6 +29,7 @@ from svcprep.audio.io import Audio, resample, to_channels
 from svcprep.audio.presets import load_preset
 from svcprep.audio.trim import nonsilent_span
 from svcprep.audio.views import View
+from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
@@ -169,19 +170,19 @@ class SovitsRecipe(ContentRecipe):
         """``L // 512`` frames of the written wav, frame i centred at ``(i + ½)·512`` (the spectrogram's frames)."""
         return OutputGrid(self.audio, self.hop_length, False, Fraction(1, 2))
 
-    def naming(self, ctx: RecipeContext) -> Naming:
-        return SovitsNaming(name_table(ctx.corpus, NAME), rate_dir(self.sample_rate))
+    def naming(self, corpus: Corpus) -> Naming:
+        return SovitsNaming(name_table(corpus, NAME), rate_dir(self.sample_rate))
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
-        return {"rate_dir": rate_dir(self.sample_rate), "names": ctx.store.naming.table.to_json()}
+        return {"rate_dir": rate_dir(self.sample_rate), "names": ctx.sink.naming.table.to_json()}
 
     @classmethod
     def naming_from_record(cls, data: dict[str, Any]) -> Naming:
         return SovitsNaming(NameTable.from_json(data.get("names", {})), data.get("rate_dir", "44k"))
 
     @classmethod
-    def verify_tree(cls, store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return check_tree(store, records, data)
+    def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return check_tree(tree, records, data)
 
     # -- outputs ----------------------------------------------------------------------------------------------
     def outputs(self, ctx: RecipeContext) -> list:
@@ -209,8 +210,8 @@ class SovitsRecipe(ContentRecipe):
 
     # -- file lists and the config fragment ---------------------------------------------------------------------
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
-        store = ctx.store
-        table: NameTable = store.naming.table
+        tree = ctx.tree
+        table: NameTable = tree.sink.naming.table
         complete = ctx.done_uids(outputs)
         by_speaker: dict[str, list[str]] = {}
         for uid in complete:
@@ -223,28 +224,29 @@ class SovitsRecipe(ContentRecipe):
         wav = outputs[0].files[0]
 
         def line(uid: str) -> str:
-            return "./" + store.path(wav, uid).relative_to(store.root).as_posix()
+            return "./" + tree.sink.location(wav, uid, relative=True)
 
-        store.write_text(TRAIN_LIST, "".join(line(u) + "\n" for u in sorted(train)))
-        store.write_text(VAL_LIST, "".join(line(u) + "\n" for u in sorted(val)))
+        tree.write_text(TRAIN_LIST, "".join(line(u) + "\n" for u in sorted(train)))
+        tree.write_text(VAL_LIST, "".join(line(u) + "\n" for u in sorted(val)))
         speakers = {speaker: i for i, speaker in enumerate(table.speakers())}
         width = ENCODERS[self.speech_encoder][1]
         model: dict[str, Any] = {"n_speakers": len(speakers), "ssl_dim": width, "gin_channels": width,
                                  "speech_encoder": self.speech_encoder, "vol_embedding": self.vol_embedding}
         if width == 768:
             model["filter_channels"] = 768
-        store.write_dataset_file(FRAGMENT, "json", {
+        tree.write_dataset_file(FRAGMENT, "json", {
             "spk": speakers, "model": model, "train": {"vol_aug": self.vol_embedding},
             "data": {"training_files": TRAIN_LIST, "validation_files": VAL_LIST, "sampling_rate": self.sample_rate,
                      "hop_length": self.hop_length, "filter_length": self.n_fft, "win_length": self.n_fft,
                      "max_wav_value": 32768.0}})
         if self.diffusion:
-            store.write_dataset_file(DIFFUSION_FRAGMENT, "json", {
+            tree.write_dataset_file(DIFFUSION_FRAGMENT, "json", {
                 "spk": speakers, "model": {"n_spk": len(speakers)},
                 "data": {"encoder": self.speech_encoder, "encoder_out_channels": width,
                          "sampling_rate": self.sample_rate, "block_size": self.hop_length}})
-        notes = [f"so-vits-svc: {len(train)} train / {len(val)} val files listed in {store.dataset_path(TRAIN_LIST)}; "
-                 f"merge {store.dataset_path(FRAGMENT)} over configs_template/config_template.json"]
+        notes = [f"so-vits-svc: {len(train)} train / {len(val)} val files listed in "
+                 f"{tree.sink.dataset_location(TRAIN_LIST)}; merge {tree.sink.dataset_location(FRAGMENT)} over "
+                 "configs_template/config_template.json"]
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
         missing = len(complete) < len(ctx.corpus.entries) and not ctx.sliced

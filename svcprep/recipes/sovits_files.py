@@ -9,6 +9,7 @@ companions), and every speaker folder is in the fragment's ``spk``.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -23,46 +24,38 @@ TRAIN_LIST, VAL_LIST, FRAGMENT, DIFFUSION_FRAGMENT = ("filelists/train.txt", "fi
 CORE = ("wav", "f0", "soft", "vol", "spec")  # outputs every listed wav has
 
 
-def check_tree(store, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
+def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
     if not all(name in records for name in CORE):
         return [("so-vits-svc", "a core output (wav, f0, soft, vol, spec) has no record")]
     hop = records["f0"].grid.hop_length if records["f0"].grid else 512
-    fragment = store.read_dataset_file(FRAGMENT, "json") if store.has_dataset_file(FRAGMENT) else {}
+    fragment = tree.sink.read_dataset_file(FRAGMENT, "json") if tree.sink.has_dataset_file(FRAGMENT) else {}
     width = (fragment.get("model") or {}).get("ssl_dim")
-    complete = finished_in_all(store, records, CORE)
-    problems = uid_problems(complete, lambda uid: _check_uid(store, records, uid, hop, width))
+    complete = finished_in_all(tree, records, CORE)
+    problems = uid_problems(complete, lambda uid: _check_uid(tree, records, uid, hop, width))
     listed_speakers = set()
     for listing in (TRAIN_LIST, VAL_LIST):
-        if not store.has_dataset_file(listing):
+        if not tree.sink.has_dataset_file(listing):
             problems.append((listing, "missing: so-vits-svc trains from it"))
             continue
-        for line in store.dataset_path(listing).read_text(encoding="utf-8").splitlines():
-            path = store.root / line
-            if not path.is_file():
+        for line in tree.sink.read_text(listing).splitlines():
+            if not tree.sink.located(line):
                 problems.append((listing, f"names {line}, which does not exist"))
                 break
-            base = str(path)[: -len(".wav")]
-            companions = [f"{path}.soft.pt", f"{path}.f0.npy", f"{base}.spec.pt"]
-            if not all(_exists(c) for c in companions):
+            companions = [f"{line}.soft.pt", f"{line}.f0.npy", f"{line[: -len('.wav')]}.spec.pt"]
+            if not all(tree.sink.located(c) for c in companions):
                 problems.append((listing, f"{line} lacks one of its .soft.pt / .f0.npy / .spec.pt files"))
                 break
-            listed_speakers.add(path.parent.name)
+            listed_speakers.add(PurePosixPath(line).parent.name)
     unknown = listed_speakers - set(fragment.get("spk", {}))
     if unknown:
         problems.append((FRAGMENT, f"speakers {sorted(unknown)} are not in spk"))
     return problems
 
 
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()
-
-
-def _check_uid(store, records: dict, uid: str, hop: int, width: int | None) -> str | None:
-    length = store.header(records["wav"].files[0], uid)[0][0]
+def _check_uid(tree, records: dict, uid: str, hop: int, width: int | None) -> str | None:
+    length = tree.sink.header(records["wav"].files[0], uid)[0][0]
     frames = length // hop
-    f0 = store.read(records["f0"].files[0], uid)
+    f0 = tree.sink.read(records["f0"].files[0], uid)
     if f0.dtype != object or f0.shape != (2, frames):
         return f"f0.npy is {f0.dtype} {f0.shape}, expected an object array (2, {frames})"
     values, uv = np.array(f0[0], dtype=float), np.array(f0[1], dtype=float)
@@ -70,13 +63,13 @@ def _check_uid(store, records: dict, uid: str, hop: int, width: int | None) -> s
         return "f0.npy holds a zero or non-finite F0 (unvoiced frames must be filled)"
     if not np.isin(uv, (0.0, 1.0)).all():
         return "f0.npy's uv is not 0/1"
-    vol = store.read(records["vol"].files[0], uid)
+    vol = tree.sink.read(records["vol"].files[0], uid)
     if vol.shape != (frames,):
         return f"vol.npy is {vol.shape}, expected ({frames},)"
-    spec = store.read(records["spec"].files[0], uid)
+    spec = tree.sink.read(records["spec"].files[0], uid)
     if spec.ndim != 2 or spec.shape[1] != frames:
         return f"spec.pt is {spec.shape}, expected (bins, {frames})"
-    soft = store.read(records["soft"].files[0], uid)
+    soft = tree.sink.read(records["soft"].files[0], uid)
     if soft.ndim != 3 or soft.shape[0] != 1 or (width and soft.shape[1] != width):
         return f"soft.pt is {soft.shape}, expected (1, {width}, T)"
     return None

@@ -1,13 +1,14 @@
-"""Where outputs live: one :class:`Store` interface (write, read, header, exists, list) and its bookkeeping.
-
-:class:`~svcprep.store.files.FileStore` keeps one file per (file kind, uid) at paths a recipe's naming decides;
-a sharded store can implement the same interface. Nothing outside this package builds an output path or
-reads an output file.
+"""Where outputs live: a :class:`~svcprep.store.sink.Sink` per output root (write, read, header, exists, list,
+dataset-level files; opened with the root's naming, closed at the end), and the root's bookkeeping beside it
+(:class:`~svcprep.store.bookkeeping.Bookkeeping`: records, done-lists, failures). Nothing outside this package
+builds an output path or opens an output file.
 """
 
 from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord, Wav
-from svcprep.store.base import Store, open_store
+from svcprep.store.bookkeeping import Bookkeeping
 from svcprep.store.codecs import CODECS, Codec
+from svcprep.store.sink import SINKS, Sink, open_sink
+from svcprep.store.tree import OutputTree
 
-__all__ = ["CODECS", "Codec", "FileRecord", "FramesRecord", "GridRecord", "OutputRecord", "Store", "Wav",
-           "open_store"]
+__all__ = ["CODECS", "SINKS", "Bookkeeping", "Codec", "FileRecord", "FramesRecord", "GridRecord", "OutputRecord",
+           "OutputTree", "Sink", "Wav", "open_sink"]

@@ -1,0 +1,115 @@
+"""The sink: where an output root's files go, and how a sink is chosen.
+
+A sink stores a uid's files, addressed by (file kind, uid) at the places its naming gives, and dataset-level files
+(file lists, statistics, config fragments) by name. It is opened for a root with its naming, and closed when the
+run is over (``with`` or :meth:`Sink.close`): the close is where a sharded sink flushes its last shard or an
+object-store sink finishes its uploads. What made the files, what is finished and what failed is not the sink's
+business but the bookkeeping's (:mod:`svcprep.store.bookkeeping`).
+
+A new sink is one module implementing :class:`Sink` plus one line in :data:`SINKS`; run configs choose it by name
+(``storage: NAME``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from svcprep.errors import ConfigError
+from svcprep.outputs.records import FileRecord
+from svcprep.store.naming import DEFAULT_NAMING, Naming
+
+
+class Sink(ABC):
+    """Per-uid files and dataset-level files of one output root."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, root: Path, naming: Naming | None = None) -> None:
+        self.root = Path(root)
+        self.naming = naming or DEFAULT_NAMING
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 (a sink that buffers nothing has nothing to do)
+        """Make everything written so far durable where it belongs (a shard flushed, an upload finished)."""
+
+    def prepare(self) -> None:  # noqa: B027 (optional: a sink with nothing to probe)
+        """Before a run writes (and before any model loads): raise ``OSError`` when nothing could be written, and
+        clear what a killed run left half-written."""
+
+    # -- per-uid files ------------------------------------------------------------------------------------
+    @abstractmethod
+    def write(self, file: FileRecord, uid: str, value: Any) -> str:
+        """Store ``value`` atomically; returns the sha256 of the stored bytes."""
+
+    @abstractmethod
+    def read(self, file: FileRecord, uid: str) -> Any: ...
+
+    @abstractmethod
+    def header(self, file: FileRecord, uid: str) -> tuple[tuple[int, ...], str]:
+        """(shape, dtype) without reading the data where the format allows."""
+
+    @abstractmethod
+    def exists(self, file: FileRecord, uid: str) -> bool: ...
+
+    @abstractmethod
+    def sha256(self, file: FileRecord, uid: str) -> str: ...
+
+    @abstractmethod
+    def uids(self, file: FileRecord) -> set[str]:
+        """Every uid that has this file (files the naming does not recognise are not listed)."""
+
+    @abstractmethod
+    def describe(self, file: FileRecord, uid: str) -> str:
+        """Where the file is, for messages."""
+
+    @abstractmethod
+    def location(self, file: FileRecord, uid: str, *, relative: bool = False) -> str:
+        """How a trainer's file list names the file: absolute, or relative to the root (``/`` separators)."""
+
+    # -- dataset-level files --------------------------------------------------------------------------------
+    @abstractmethod
+    def write_dataset_file(self, name: str, codec: str, value: Any) -> str:
+        """Store ``value`` under ``name`` atomically; returns the sha256 of the stored bytes."""
+
+    @abstractmethod
+    def write_text(self, name: str, text: str) -> str: ...
+
+    @abstractmethod
+    def read_dataset_file(self, name: str, codec: str) -> Any: ...
+
+    @abstractmethod
+    def read_text(self, name: str) -> str: ...
+
+    @abstractmethod
+    def has_dataset_file(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def dataset_sha256(self, name: str) -> str: ...
+
+    @abstractmethod
+    def dataset_location(self, name: str) -> str:
+        """Where a dataset-level file (or dir) is, absolute, as a trainer's config names it and messages show it."""
+
+    @abstractmethod
+    def located(self, location: str) -> bool:
+        """Whether a location read back from a file list (absolute, or relative to the root) holds a file."""
+
+
+# One line per sink: name -> "module:class" (a Sink whose constructor takes (root, naming)).
+SINKS = {"files": "svcprep.store.files:FileSink"}
+
+
+def open_sink(root: Path, naming: Naming | None = None, kind: str = "files") -> Sink:
+    """The sink of one output root (``kind``: a registered sink, :data:`SINKS`)."""
+    if kind not in SINKS:
+        raise ConfigError(f"unknown storage {kind!r}; available: {', '.join(SINKS)}", "storage")
+    module, name = SINKS[kind].split(":")
+    return getattr(importlib.import_module(module), name)(root, naming)
