@@ -30,6 +30,8 @@ from svcprep.cli.pipeline_cmds import (
     run_config,
 )
 from svcprep.corpus.scan import load_corpus
+from svcprep.corpus.slicing import SliceStage
+from svcprep.corpus.stages import StageChain
 from svcprep.errors import ConfigError
 from svcprep.pitch.settings import PitchSettings
 from svcprep.plot import plot_utterance
@@ -175,4 +177,5 @@ def slice_takes(
         raise ConfigError(f"--set {', '.join(unknown)}: only slice.KEY=VALUE applies here")
     slicing = slice_settings_from(preset, options.get("slice", {}))
     execute(run_config(corpus, out, PiecesRecipe(slicing.sample_rate), num_workers=num_workers,
-                       shard=parse_shard(shard), overwrite=overwrite, slicing=slicing), None)
+                       shard=parse_shard(shard), overwrite=overwrite, stages=StageChain((SliceStage(slicing),))),
+            None)

@@ -51,13 +51,13 @@ def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
         raise ConfigError("svcprep plot needs matplotlib: pip install 'svcprep[plot]'") from exc
 
     tree, _, _ = open_recipe_tree(out)
-    sink = tree.sink
+    sink, id = tree.sink, tree.id_of(uid)
     records = {name: tree.bookkeeping.read_record(name) for name in tree.bookkeeping.recorded_outputs()}
     mel_record = next((r for r in records.values() if r and r.kind == "mel"), None)
-    if mel_record is None or not sink.exists(mel_record.files[0], uid):
+    if mel_record is None or not sink.exists(mel_record.files[0], id):
         raise ConfigError(f"no mel for uid {uid!r} in {out}", "uid")
     preset = mel_record.settings.get("preset", {})
-    mel = sink.read(mel_record.files[0], uid)
+    mel = sink.read(mel_record.files[0], id)
     if mel_record.frames is not None and mel_record.frames.axis == 0:
         mel = mel.T
     if features is None:
@@ -65,11 +65,11 @@ def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
     unknown = [f for f in features if records.get(f) is None or records[f].kind != "feature"]
     if unknown:
         raise ConfigError(f"no aligned feature named {', '.join(unknown)} under {out}", "features")
-    missing = [f for f in features if not sink.exists(records[f].files[0], uid)]
+    missing = [f for f in features if not sink.exists(records[f].files[0], id)]
     if missing:
         raise ConfigError(f"uid {uid!r} has no file in {', '.join(missing)} under {out}", "features")
     pitch_record = next((r for r in records.values() if r and r.kind == "pitch"), None)
-    has_pitch = pitch_record is not None and sink.exists(pitch_record.files[0], uid)
+    has_pitch = pitch_record is not None and sink.exists(pitch_record.files[0], id)
     panels = 1 + int(has_pitch) + len(features)
     figure, axes = plt.subplots(panels, 1, sharex=True, squeeze=False, figsize=(12, 3 + 1.8 * (panels - 1)),
                                 gridspec_kw={"height_ratios": [2.2] + [1] * (panels - 1)})
@@ -80,7 +80,7 @@ def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
                       f"{preset.get('sample_rate', '?')} Hz / hop {preset.get('hop_length', '?')})")
     rest = axes[1:]
     if has_pitch:
-        f0 = np.asarray(sink.read(pitch_record.files[0], uid), dtype=np.float64)
+        f0 = np.asarray(sink.read(pitch_record.files[0], id), dtype=np.float64)
         axis = rest.pop(0)
         axis.plot(np.arange(len(f0)), np.where(f0 > 0, f0, np.nan), color="tab:blue", linewidth=1.2)
         axis.set_yscale("log")
@@ -89,7 +89,7 @@ def draw_utterance(out: Path, uid: str, features: list[str] | None = None):
         axis.grid(True, which="both", alpha=0.3)
     for axis, name in zip(rest, features, strict=True):
         record = records[name]
-        values = sink.read(record.files[0], uid)
+        values = sink.read(record.files[0], id)
         components = principal_components(values)
         for k in range(components.shape[1]):
             axis.plot(np.arange(len(components)), components[:, k], linewidth=1, label=f"PC{k + 1}")

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from svcprep.align.grid import FrameGrid, target_frames_covered
+from svcprep.corpus.records import StageRecords
 from svcprep.errors import StorageError
+from svcprep.ids import EntryId
 from svcprep.outputs.records import OutputRecord, RecordError
 from svcprep.recipes import recipe_class
 from svcprep.recipes.base import MAX_LISTED
@@ -59,7 +61,11 @@ def open_recipe_tree(root: Path) -> tuple[OutputTree, dict[str, Any], Any]:
     bookkeeping = Bookkeeping(root)
     data = bookkeeping.read_recipe_record() or {"recipe": "amphion", "outputs": bookkeeping.recorded_outputs()}
     recipe = recipe_class(data["recipe"])
-    return OutputTree.open(root, recipe.naming_from_record(data)), data, recipe
+    tree = OutputTree.open(root, recipe.naming_from_record(data))
+    if isinstance(data.get("stages"), str):  # the pieces' ids, from the records of the run's corpus stages
+        records = StageRecords(bookkeeping, data["stages"], "read").load()
+        tree.pieces = {str(id): id for leaves in records.values() for id, _ in leaves if id.pieces}
+    return tree, data, recipe
 
 
 def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
@@ -109,12 +115,12 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
 
 class _Verifier:
     def __init__(self, tree: OutputTree, records: dict[str, OutputRecord], check_hashes: bool) -> None:
-        self.sink, self.bookkeeping = tree.sink, tree.bookkeeping
+        self.tree, self.sink, self.bookkeeping = tree, tree.sink, tree.bookkeeping
         self.records, self.check_hashes = records, check_hashes
         self.file_owner = {f.name: r for r in records.values() for f in r.files}
         self._reference_rows: dict[tuple[str, str], int | None] = {}
 
-    def expected_rows(self, record: OutputRecord, uid: str) -> int | None | str:
+    def expected_rows(self, record: OutputRecord, uid: EntryId) -> int | None | str:
         """Rows the files of ``uid`` should have, ``None`` when unknown, or a problem text."""
         frames = record.frames
         if frames is None:
@@ -143,7 +149,7 @@ class _Verifier:
             check.problem("done-list", f"{done_list.bad_lines} line(s) are not svcprep done entries (damaged)")
         present: set[str] = set()
         for file in record.files:
-            present |= self.sink.uids(file)
+            present |= {str(id) for id in self.sink.uids(file)}
         for uid in sorted(present - set(done))[:MAX_LISTED]:
             check.problem(uid, "file present but not finished under the current settings (stale or added by hand)")
         extra = len(present - set(done)) - MAX_LISTED
@@ -152,7 +158,7 @@ class _Verifier:
         widths: set[Any] = set()
         for uid, entry in sorted(done.items()):
             check.files += 1
-            what = self._check_uid(record, uid, entry.sha256, widths)
+            what = self._check_uid(record, self.tree.id_of(uid), entry.sha256, widths)
             if what:
                 check.problem(uid, what)
             else:
@@ -161,7 +167,7 @@ class _Verifier:
             check.problem("*", f"files disagree in width: {sorted(map(str, widths))}")
         return check
 
-    def _check_uid(self, record: OutputRecord, uid: str, hashes: dict[str, str], widths: set) -> str | None:
+    def _check_uid(self, record: OutputRecord, uid: EntryId, hashes: dict[str, str], widths: set) -> str | None:
         arrays: dict[str, Any] = {}
         for file in record.files:
             if not self.sink.exists(file, uid):

@@ -12,7 +12,8 @@ Per take (decoded to mono at ``sample_rate``, optionally high-passed first, as R
    piece of a part takes the rest once it is at most ``piece_seconds + overlap_seconds``);
 4. pieces peaking above ``max_peak``, or outside ``[min_piece_seconds, max_piece_seconds]``, are dropped.
 
-Piece ``k`` of take ``u`` has uid ``u/0000k`` (numbered before dropping, so uids never shift).
+Pieces are numbered before any is dropped, so a piece keeps its number (and its id, ``u/0000k``) whatever the
+settings that drop others.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def fixed_pieces(begin: int, end: int, settings: SliceSettings, sample_rate: int
 
 @dataclass
 class Piece:
-    uid: str
+    index: int  # among every piece of the take, dropped ones counted (so indices never shift)
     audio: Audio
     start: int  # samples at the slicing rate
     end: int
@@ -254,7 +255,7 @@ class Slicer:
                 spans.append((a, b, kept))
         return spans
 
-    def pieces(self, source: Audio, uid: str) -> list[Piece]:
+    def pieces(self, source: Audio) -> list[Piece]:
         audio = self.prepare(source)
-        return [Piece(f"{uid}/{k:05d}", Audio(audio.samples[a:b].copy(), audio.sample_rate), a, b)
+        return [Piece(k, Audio(audio.samples[a:b].copy(), audio.sample_rate), a, b)
                 for k, (a, b, kept) in enumerate(self.spans(audio)) if kept]

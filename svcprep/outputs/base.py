@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from svcprep.audio.views import RAW, View
+from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord
 
 
@@ -112,11 +113,15 @@ class Output:
 
 @dataclass
 class ClipInfo:
-    """What ``finish`` knows of a clip: its uid, source, length per audio request, and frame counts fixed by
+    """What ``finish`` knows of a clip: its id, source, length per audio request, and frame counts fixed by
     files already on disk (``frames``: file name → rows)."""
 
-    uid: str
+    id: EntryId
     path: Any
     seconds: float
     num_samples: dict[AudioRequest, int] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        return str(self.id)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import Audio, resample, resampled_num_samples, to_channels
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest
 
 
@@ -14,8 +15,8 @@ class ClipAudio:
     """One clip's audio in every form asked for, each computed once: views, rates, channel layouts, and
     shared products (``product(key, compute)``: e.g. the log-mel that the mel and energy outputs both use)."""
 
-    def __init__(self, uid: str, source: Audio, frames: dict[str, int] | None = None) -> None:
-        self.uid, self.source = uid, source
+    def __init__(self, id: EntryId, source: Audio, frames: dict[str, int] | None = None) -> None:
+        self.id, self.uid, self.source = id, str(id), source
         self.frames = frames or {}  # rows fixed by files already on disk (file name -> count)
         self._bases: dict[Any, Audio] = {}
         self._audio: dict[AudioRequest, np.ndarray] = {}

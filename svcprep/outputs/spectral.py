@@ -14,6 +14,7 @@ from svcprep.audio.mel import energy_from_mel, mel_extractor
 from svcprep.audio.presets import MelPreset
 from svcprep.audio.spectra import frame_rms, keyshift_log_mel, linear_spectrogram
 from svcprep.audio.views import RAW, View
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
@@ -226,7 +227,7 @@ class AugmentedMelVolume(Output):
     def decode(self, clip: Any) -> dict[str, Any]:
         wav = clip.audio(mel_request(self.preset, self.view))
         log10_gain = self.augmentation.log10_gain(clip.uid, float(np.max(np.abs(wav))))
-        keyshift = self.keyshift(clip.uid)
+        keyshift = self.keyshift(clip.id)
         gain = 10.0 ** log10_gain
         mel = keyshift_log_mel(wav * np.float32(gain), self.preset, keyshift)
         vol_wav = clip.audio(self.volume_grid.audio)
@@ -234,8 +235,8 @@ class AugmentedMelVolume(Output):
                            self.volume_grid.num_frames(len(vol_wav)))
         return {"mel": mel, "volume": volume, "keyshift": keyshift, "log10_gain": log10_gain}
 
-    def keyshift(self, uid: str) -> float:
-        return self.augmentation.keyshift(uid)
+    def keyshift(self, id: EntryId) -> float:
+        return self.augmentation.keyshift(str(id))
 
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
         mel = (partial["mel"], partial["keyshift"]) if self.pair else partial["mel"]

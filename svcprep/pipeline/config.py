@@ -1,6 +1,6 @@
 """What a run does, validated where it is made: before any model loads or any file is written.
 
-:class:`RunConfig` holds how a run executes (corpus, output root, device, batching, shards, backend, slicing) and
+:class:`RunConfig` holds how a run executes (corpus, corpus stages, output root, device, batching, shards, backend) and
 the recipes it writes; each recipe validates its own settings (:mod:`svcprep.recipes`). Errors name the parameter
 (``batch_seconds``); the CLI shows the flag (``--batch-seconds``). Run YAML files are read by
 :func:`run_config_from_files`.
@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from svcprep.audio.slicing import slice_settings_from
+from svcprep.corpus.slicing import SliceStage
+from svcprep.corpus.stages import STAGES, StageChain, stage_from_config
 from svcprep.errors import ConfigError
 from svcprep.recipes import builtin_configs, recipe_from_dict
 from svcprep.recipes.settings import check_bool, check_choice, check_number, config_path
@@ -43,7 +45,7 @@ class RunConfig:
     overwrite: bool = False
     profile: bool = False
     ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
-    slicing: Any = None  # svcprep.audio.slicing.SliceSettings: cut takes into pieces (a corpus stage)
+    stages: StageChain | None = None  # corpus stages before the outputs (slicing, ...), in order
     storage: str = "files"  # the sink of every output root (svcprep.store.sink.SINKS)
 
     def __post_init__(self) -> None:
@@ -78,7 +80,7 @@ class RunConfig:
 
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
-RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "storage")
+RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "stages", "storage")
 
 
 def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
@@ -102,6 +104,21 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
     return data, base, label
 
 
+def stages_list(value: Any) -> list[tuple[str, Any]]:
+    """``stages:`` of a run config: a list of one-key mappings (``- slice: rvc``) or of stage names."""
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list of stages (- slice: rvc), got {value!r}", "stages")
+    steps = []
+    for item in value:
+        if isinstance(item, str):
+            steps.append((item, {}))
+        elif isinstance(item, dict) and len(item) == 1:
+            steps.append(next(iter(item.items())))
+        else:
+            raise ConfigError(f"each stage is a name or a one-key mapping (- slice: rvc), got {item!r}", "stages")
+    return steps
+
+
 def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, model_paths: dict[str, str],
                           options: dict[str, dict], **overrides: Any) -> RunConfig:
     """A run of one recipe per config; run keys (corpus, out, ...) must agree between configs unless given as
@@ -121,7 +138,7 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
                 raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}); "
                                   f"give it on the command line", key)
             run_values[key] = value
-    unused = (set(model_paths) | set(options)) - {"slice"}
+    unused = (set(model_paths) | set(options)) - set(STAGES)
     for recipe in recipes:
         unused -= set(recipe.option_names())
     if unused:
@@ -132,13 +149,21 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
         slice_value = {}  # --set slice.KEY=VALUE alone: slicing with the default settings, changed by those keys
     if slice_value is None:
         slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
-    if slice_value is not None:
-
-        slicing = slice_settings_from(slice_value, options.get("slice", {}))
-        rates = {r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}
-        if slicing.sample_rate is None and len(rates) == 1:  # a recipe that trains at one rate slices at it
-            slicing = slice_settings_from(slicing, {"sample_rate": rates.pop()})
-        values["slicing"] = slicing
+    stages_value = values.pop("stages", None)
+    if stages_value is not None and slice_value is not None:
+        raise ConfigError("give slicing once: as 'slice:' or as a step of 'stages:'", "stages")
+    steps = stages_list(stages_value) if stages_value is not None else \
+        [("slice", slice_value)] if slice_value is not None else []
+    stages = []
+    for name, value in steps:
+        stage = stage_from_config(name, value, options.get(name, {}))
+        if isinstance(stage, SliceStage) and stage.slice_settings.sample_rate is None:
+            rates = {r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}
+            if len(rates) == 1:  # a recipe that trains at one rate slices at it
+                stage = SliceStage(slice_settings_from(stage.slice_settings, {"sample_rate": rates.pop()}))
+        stages.append(stage)
+    if stages:
+        values["stages"] = StageChain(tuple(stages))
     if values.get("corpus") is None:
         raise ConfigError("no corpus (set 'corpus:' or pass --corpus)", "corpus")
     values.setdefault("out", None)

@@ -1,6 +1,7 @@
-"""Decode stage, in DataLoader workers (or Ray tasks): each file is decoded once, cut into pieces when the run
-slices takes, and every audio form the pending outputs and models ask for is made once per clip; the outputs'
-CPU work (mels, CPU pitch, volume, spectrograms) runs here too, beside the models in the main process."""
+"""Decode stage, in DataLoader workers (or Ray tasks): each file is decoded once and goes through the run's
+corpus stages (a take cut into pieces, ...), and every audio form the pending outputs and models ask for is made
+once per clip; the outputs' CPU work (mels, CPU pitch, volume, spectrograms) runs here too, beside the models in
+the main process."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import Audio, decode
+from svcprep.corpus.entries import Span
 from svcprep.corpus.scan import CorpusEntry
+from svcprep.corpus.stages import StageChain, StageFailure
 from svcprep.errors import SvcprepError
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, ClipInfo
 from svcprep.outputs.clip_audio import ClipAudio
 
@@ -23,8 +27,8 @@ CLIP_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError,
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One corpus entry and what is pending for it: output names (``pending``), or, for a take that the run
-    slices, the uids each output has already done (its pieces are known only once it is decoded)."""
+    """One corpus entry and what is pending for it: output names (``pending``), or, when the run has corpus
+    stages, the uids each output has already done (the entries it becomes are known once it is decoded)."""
 
     entry: CorpusEntry
     pending: tuple[str, ...] = ()
@@ -34,7 +38,7 @@ class WorkItem:
 
 @dataclass
 class DecodedClip:
-    uid: str
+    id: EntryId
     path: Path
     seconds: float = 0.0
     pending: tuple[str, ...] = ()  # outputs this clip still needs
@@ -43,24 +47,29 @@ class DecodedClip:
     partials: dict[str, Any] = field(default_factory=dict)  # output name -> its decode-stage result
     output_errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # output name -> (stage, reason)
     error: tuple[str, str] | None = None  # (stage, reason): every output of the clip is lost
-    source_uid: str | None = None  # the take a piece was cut from
-    ends_take: bool = False  # the last clip of its take (the take's pieces are all known once it is finished)
-    span: tuple[int, int] | None = None  # the piece's samples [start, end) at the slicing rate
+    # the first clip of a corpus entry that went through the stages: every entry it became, with its span (the
+    # run records them before any of their files is written)
+    leaves: list[tuple[EntryId, Span | None]] | None = None
+    span: Span | None = None  # a piece's samples [start, end) in the audio the stage that cut it read
     frames: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
 
+    @property
+    def uid(self) -> str:
+        return str(self.id)
+
     def info(self) -> ClipInfo:
-        return ClipInfo(self.uid, self.path, self.seconds, dict(self.num_samples), dict(self.frames))
+        return ClipInfo(self.id, self.path, self.seconds, dict(self.num_samples), dict(self.frames))
 
 
 @dataclass(frozen=True)
 class DecodePlan:
     """What the decode stage needs to know, sent once to every worker: the outputs by name, the audio each
-    model-stage output's model reads, and the slicer (``None``: whole files)."""
+    model-stage output's model reads, and the corpus stages (``None``: whole files)."""
 
     outputs: dict[str, Any]
     model_inputs: dict[str, tuple[AudioRequest, ...]]  # output name -> audio its model reads
-    slicer: Any = None
+    stages: StageChain | None = None
 
 
 def make_batches(items: list[tuple[WorkItem, float]], batch_seconds: float) -> list[list[WorkItem]]:
@@ -97,44 +106,41 @@ class DecodeDataset:
     def decode_item(self, item: WorkItem) -> list[DecodedClip]:
         started = time.perf_counter()
         entry = item.entry
+        whole = EntryId(entry.uid)
         try:
             source = decode(entry.path)
         except CLIP_ERRORS as exc:
-            return [DecodedClip(entry.uid, entry.path, error=("decode", str(exc)),
+            return [DecodedClip(whole, entry.path, error=("decode", str(exc)),
                                 timings={"decode": time.perf_counter() - started})]
         decode_seconds = time.perf_counter() - started
         if item.done_pieces is None:
-            return [self._clip(entry.uid, entry.path, source, item.pending, decode_seconds, item.frames)]
+            return [self._clip(whole, entry.path, source, item.pending, decode_seconds, item.frames)]
         started = time.perf_counter()
         try:
-            pieces = self.plan.slicer.pieces(source, entry.uid)
-        except CLIP_ERRORS as exc:
-            return [DecodedClip(entry.uid, entry.path, error=("slice", str(exc)),
-                                timings={"decode": decode_seconds, "slice": time.perf_counter() - started})]
-        slice_seconds = time.perf_counter() - started
-        seconds, source = source.seconds, None  # the take is in its pieces now: free it
+            leaves = self.plan.stages.apply(whole, source)
+        except StageFailure as exc:
+            return [DecodedClip(whole, entry.path, source.seconds, error=(exc.stage, str(exc)),
+                                leaves=[] if exc.kept_nothing else None,
+                                timings={"decode": decode_seconds, "stages": time.perf_counter() - started})]
+        stages_seconds = time.perf_counter() - started
+        source = None  # the entry is in its leaves now: free it
+        records = [(leaf.id, leaf.span) for leaf in leaves]
         clips = []
-        for index, piece in enumerate(pieces):
-            pieces[index] = None  # each piece's audio is freed once its clip has what it needs
-            pending = tuple(name for name in self.plan.outputs if piece.uid not in item.done_pieces.get(name, ()))
-            clip = self._clip(piece.uid, entry.path, piece.audio, pending, 0.0, {}) if pending else \
-                DecodedClip(piece.uid, entry.path, piece.audio.seconds)
-            clip.source_uid, clip.span = entry.uid, (piece.start, piece.end)
-            clips.append(clip)
-        if clips:
-            clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds
-            clips[0].timings["slice"] = slice_seconds
-        else:
-            clips.append(DecodedClip(entry.uid, entry.path, seconds, source_uid=entry.uid,
-                                     error=("slice", "no piece: the take is silent throughout, or shorter than the "
-                                            "shortest piece the slicer keeps")))
-        clips[-1].ends_take = True
+        for index, leaf in enumerate(leaves):
+            leaves[index] = None  # each leaf's audio is freed once its clip has what it needs
+            pending = tuple(name for name in self.plan.outputs if str(leaf.id) not in item.done_pieces.get(name, ()))
+            clips.append(self._clip(leaf.id, entry.path, leaf.audio, pending, 0.0, {}) if pending else
+                         DecodedClip(leaf.id, entry.path, leaf.audio.seconds))
+            clips[-1].span = leaf.span
+        clips[0].leaves = records
+        clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds
+        clips[0].timings["stages"] = stages_seconds
         return clips
 
-    def _clip(self, uid: str, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
+    def _clip(self, id: EntryId, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
               frames: dict[str, int]) -> DecodedClip:
-        clip = DecodedClip(uid, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
-        audio = ClipAudio(uid, source, frames)
+        clip = DecodedClip(id, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
+        audio = ClipAudio(id, source, frames)
         outputs = self.plan.outputs
         try:
             started = time.perf_counter()

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import probe_seconds
-from svcprep.audio.slicing import Slicer
+from svcprep.corpus.entries import Entry, whole
+from svcprep.corpus.records import Leaves, StageRecords
 from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of
-from svcprep.corpus.slices import SliceRecords
+from svcprep.corpus.stages import STAGES
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
 from svcprep.pipeline import device_defaults
 from svcprep.pipeline.backends import make_backend
@@ -42,7 +43,7 @@ from svcprep.store.tree import OutputTree
 log = logging.getLogger("svcprep")
 
 __all__ = ["RunConfig", "RunSummary", "run_pipeline"]
-CLIP_STAGES = ("decode", "resample", "slice")  # failures that lose every output of a clip
+CLIP_STAGES = ("decode", "resample", *STAGES)  # failures that lose every output of a clip
 
 
 @dataclass
@@ -134,9 +135,9 @@ class Pipeline:
         for recipe, label in zip(config.recipes, labels, strict=True):
             root = self.out / label if several else self.out
             tree = OutputTree.open(root, recipe.naming(self.corpus), config.storage)
-            self.contexts.append(RecipeContext(self.corpus, tree, config.device, config.dtype, slicing=config.slicing))
+            self.contexts.append(RecipeContext(self.corpus, tree, config.device, config.dtype, stages=config.stages))
         self.failed_uids: set[str] = set()
-        self.take_pieces: dict[str, list[tuple[str, int, int]]] = {}  # a take's pieces so far (it may span batches)
+        self.known: dict[str, Leaves] = {}  # with corpus stages: what each corpus entry became (from the records)
         self.batching: tuple[float, int] | None = None
 
     # -- set-up: everything here runs before any model loads ---------------------------------------
@@ -178,32 +179,36 @@ class Pipeline:
     def trees(self) -> list[OutputTree]:
         return [ctx.tree for ctx in self.contexts]
 
+    def _leaves(self, entry: CorpusEntry) -> list:
+        """The ids of what a corpus entry became: itself, or the entries the stages made of it (known from the
+        records; none when it was never staged)."""
+        if self.config.stages is None:
+            return [whole(entry).id]
+        return [leaf for leaf, _ in self.known.get(entry.uid, [])]
+
     def _done(self, planned: list[_Planned], entries: list[CorpusEntry]) -> None:
         """Each output's done entries, trusted only where every file of the uid is still there."""
-        in_shard = {e.uid for e in entries}
-        sources = in_shard if self.config.slicing is None else None
         for p in planned:
             p.done_list = p.tree.bookkeeping.done_list(p.record, self.shard_label)
             if self.config.overwrite or p.old_record is None or p.old_record.differences(p.record):
                 continue
-            for uid, entry in p.done_list.load().items():
-                source = uid.rsplit("/", 1)[0] if sources is None else uid
-                if (source in in_shard or uid in in_shard) and all(p.tree.sink.exists(f, uid) for f in p.record.files):
-                    p.done[uid] = entry
+            done = p.done_list.load()
+            for entry in entries:
+                for leaf in self._leaves(entry):
+                    if str(leaf) in done and all(p.tree.sink.exists(f, leaf) for f in p.record.files):
+                        p.done[str(leaf)] = done[str(leaf)]
 
     def _work(self, planned: list[_Planned], entries: list[CorpusEntry],
               summary: RunSummary) -> list[tuple[WorkItem, float]]:
-        pieces = self._known_pieces() if self.config.slicing is not None else {}
         work: list[tuple[WorkItem, float]] = []
         frames_needed: list[str] = []
         for entry in entries:
-            if self.config.slicing is not None:
-                known = pieces.get(entry.uid)
-                if known is not None and all(uid in p.done for uid in known for p in planned):
-                    summary.skipped += len(known)
+            if self.config.stages is not None:
+                leaves = [str(leaf) for leaf in self._leaves(entry)]
+                if entry.uid in self.known and all(uid in p.done for uid in leaves for p in planned):
+                    summary.skipped += len(leaves)
                     continue
-                prefix = entry.uid + "/"
-                done = {p.key: frozenset(u for u in p.done if u.startswith(prefix)) for p in planned}
+                done = {p.key: frozenset(uid for uid in leaves if uid in p.done) for p in planned}
                 item = WorkItem(entry, done_pieces=done)
             else:
                 pending = tuple(p.key for p in planned if entry.uid not in p.done)
@@ -232,8 +237,24 @@ class Pipeline:
                 merged.setdefault(uid, {}).update(frames)
         return merged
 
-    def _known_pieces(self) -> dict[str, list[str]]:
-        return SliceRecords(self.out, self.config.slicing, self.shard_label).load()
+    def _stage_records(self, tree: OutputTree) -> StageRecords:
+        return StageRecords(tree.bookkeeping, self.config.stages.key, self.shard_label)
+
+    def _load_stage_records(self) -> None:
+        """What each corpus entry became under the run's stages, from every output root's records."""
+        if self.config.stages is not None:
+            for tree in self.trees:
+                self.known.update(self._stage_records(tree).load())
+
+    def entries(self) -> dict[str, Entry]:
+        """uid -> entry, for every entry of the corpus the outputs see (the pieces known so far, with stages)."""
+        by_uid: dict[str, Entry] = {}
+        for source in self.corpus.entries:
+            if self.config.stages is None:
+                by_uid[source.uid] = whole(source)
+            for leaf, span in self.known.get(source.uid, []) if self.config.stages is not None else []:
+                by_uid[str(leaf)] = Entry(leaf, source, span)
+        return by_uid
 
     # -- run --------------------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -256,6 +277,7 @@ class Pipeline:
         for path, reason in self.corpus.rejected:
             self._fail(path, Path(path), "scan", reason, self.trees)
         with self.profile.stage("scan"):
+            self._load_stage_records()
             self._done(planned, entries)
             work = self._work(planned, entries, summary)
         processed: set[str] = set()
@@ -264,8 +286,10 @@ class Pipeline:
         self._compact_failures(planned, processed)
         summary.failed = len(self.failed_uids)
         summary.done = len(processed - self.failed_uids)
+        by_uid = self.entries()
+        pieces = {uid: entry.id for uid, entry in by_uid.items() if entry.id.pieces}
         for recipe, ctx in zip(c.recipes, self.contexts, strict=True):
-            ctx.failed_uids = self.failed_uids
+            ctx.failed_uids, ctx.entries, ctx.tree.pieces = self.failed_uids, by_uid, pieces
             summary.notes += recipe.finalize(ctx, [p.output for p in planned if p.tree is ctx.tree])
         summary.wall_seconds = time.monotonic() - started
         if c.profile:
@@ -280,8 +304,8 @@ class Pipeline:
         this run did not make are left alone."""
         names = {p.output.name for p in planned}
         ok = processed - self.failed_uids
-        in_corpus = {e.uid for e in self.corpus.entries}
-
+        in_corpus = {e.uid for e in self.corpus.entries} | {str(leaf) for leaves in self.known.values()
+                                                              for leaf, _ in leaves}
         rejected = {path for path, _ in self.corpus.rejected}
 
         def resolved(record: dict[str, Any]) -> bool:
@@ -290,8 +314,7 @@ class Pipeline:
                 return False
             if record.get("stage") == "scan":
                 return True  # found unusable earlier, fine (or gone) now
-            source = uid.rsplit("/", 1)[0] if self.config.slicing is not None else uid
-            if uid not in in_corpus and source not in in_corpus:
+            if uid not in in_corpus:
                 return True
             output = record.get("output")
             ours = output in names if output else record.get("stage") in CLIP_STAGES
@@ -324,16 +347,17 @@ class Pipeline:
         for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts, strict=True)):
             names = [p.output.name for p in planned if p.recipe_index == index]
             record = {"recipe": recipe.name, "outputs": names, **recipe.record_data(ctx)}
+            if c.stages is not None:  # verify finds the pieces' ids in these stage records
+                record["stages"] = c.stages.key
             ctx.tree.bookkeeping.write_recipe_record(record)
         plan = DecodePlan({p.key: p.output for p in planned},
                           {p.key: (p.output.model.audio,) for p in planned if p.output.model is not None},
-                          self._slicer())
+                          c.stages)
         dataset = DecodeDataset(make_batches(work, batch_seconds), plan)
         writer = BackgroundWriter(self._write_failed)
         progress = _Progress(sum(s for _, s in work))
         summary.setup_seconds = time.monotonic() - setup_started
         processed: set[str] = set()
-        pieces = self._slice_records()
         batches = backend.batches(dataset, stage)
         try:
             while True:
@@ -344,7 +368,7 @@ class Pipeline:
                 for key, results in natives.items():
                     name = requests[key].spec.name
                     summary.model_clips[name] = summary.model_clips.get(name, 0) + len(results)
-                self._finish_batch(batch, natives, by_key, writer, processed, pieces, summary)
+                self._finish_batch(batch, natives, by_key, writer, processed, summary)
                 for clip in batch:  # handed to the writer: the decoded audio is no longer needed
                     clip.model_audio.clear()
                     clip.partials.clear()
@@ -366,16 +390,13 @@ class Pipeline:
         return processed
 
     def _finish_batch(self, batch: list[DecodedClip], natives: dict, by_key: dict[str, _Planned],
-                      writer: BackgroundWriter, processed: set[str], pieces: Any, summary: RunSummary) -> None:
-        finished_takes = []
+                      writer: BackgroundWriter, processed: set[str], summary: RunSummary) -> None:
         for clip in batch:
             self.profile.add(clip.timings)
-            if clip.source_uid is not None:
-                self.take_pieces.setdefault(clip.source_uid, [])
-                if clip.span is not None:
-                    self.take_pieces[clip.source_uid].append((clip.uid, *clip.span))
-                if clip.ends_take:
-                    finished_takes.append(clip.source_uid)
+            if clip.leaves is not None:  # what a corpus entry became, recorded before any of its files is written
+                self.known[clip.id.source] = clip.leaves
+                for tree in self.trees:
+                    self._stage_records(tree).append(clip.id.source, clip.leaves)
             if clip.error:
                 self._fail(clip.uid, clip.path, *clip.error, self.trees)
                 processed.add(clip.uid)
@@ -402,11 +423,8 @@ class Pipeline:
                     self._fail(clip.uid, clip.path, p.output.stage, f"not written: {', '.join(lost)} failed for this "
                                "clip, and this project's tree takes an utterance whole", [p.tree], p.output.name)
                     continue
-                writer.submit(WriteJob(clip.uid, p.tree.sink, [(f, files[f.name]) for f in p.record.files], p.done_list,
+                writer.submit(WriteJob(clip.id, p.tree.sink, [(f, files[f.name]) for f in p.record.files], p.done_list,
                                        p.output.name))
-        if pieces is not None:
-            for take in finished_takes:
-                pieces.append(take, self.take_pieces.pop(take))
 
     def _finish_output(self, clip: DecodedClip, info: Any, p: _Planned, natives: dict, failed: set[str],
                        by_key: dict[str, _Planned]) -> tuple[dict[str, Any], str, str | None]:
@@ -433,19 +451,7 @@ class Pipeline:
 
     def _write_failed(self, job: WriteJob, reason: str) -> None:
         tree = next(t for t in self.trees if t.sink is job.sink)
-        self._fail(job.uid, Path(job.sink.describe(job.files[0][0], job.uid)), "write", reason, [tree], job.output)
-
-    def _slicer(self) -> Any:
-        if self.config.slicing is None:
-            return None
-
-        return Slicer(self.config.slicing)
-
-    def _slice_records(self) -> Any:
-        if self.config.slicing is None:
-            return None
-
-        return SliceRecords(self.out, self.config.slicing, self.shard_label)
+        self._fail(str(job.id), Path(job.sink.describe(job.files[0][0], job.id)), "write", reason, [tree], job.output)
 
     def _batching(self, stage: ModelStage) -> tuple[float, int]:
         """(seconds of audio per batch, decode workers): the user's values, else what fits the device."""

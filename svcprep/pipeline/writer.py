@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcprep.errors import StorageError
+from svcprep.ids import EntryId
 from svcprep.outputs.records import DoneEntry, FileRecord
 from svcprep.store.bookkeeping import DoneList, SettingsChangedError
 from svcprep.store.sink import Sink
@@ -29,7 +30,7 @@ FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 class WriteJob:
     """Every file of one output of one uid, and the done-list that marks them complete."""
 
-    uid: str
+    id: EntryId
     sink: Sink
     files: list[tuple[FileRecord, Any]]
     done_list: DoneList
@@ -85,8 +86,8 @@ class BackgroundWriter:
             while (job := self._queue.get()) is not None:
                 started = time.perf_counter()
                 try:
-                    hashes = {file.name: job.sink.write(file, job.uid, value) for file, value in job.files}
-                    job.done_list.append(DoneEntry(job.uid, hashes))
+                    hashes = {file.name: job.sink.write(file, job.id, value) for file, value in job.files}
+                    job.done_list.append(DoneEntry(str(job.id), hashes))
                 except SettingsChangedError:
                     raise
                 except OSError as exc:
@@ -98,7 +99,7 @@ class BackgroundWriter:
                 finally:
                     self.busy_seconds += time.perf_counter() - started
         except BaseException as exc:  # noqa: BLE001 - any failure here must reach the run, not vanish
-            where = f" writing {job.sink.describe(job.files[0][0], job.uid)}" if job is not None and job.files else ""
+            where = f" writing {job.sink.describe(job.files[0][0], job.id)}" if job is not None and job.files else ""
             self._error = exc if isinstance(exc, SettingsChangedError) else StorageError(
                 f"output failed{where}: {exc}; files finished before it are kept and recorded, "
                 "fix the cause (e.g. free disk space) and rerun the same command to resume")

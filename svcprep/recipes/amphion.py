@@ -193,8 +193,8 @@ class AmphionRecipe(Recipe):
             return {}
         frames = {}
         for uid in uids:
-            if ctx.sink.exists(self.mel_file, uid):
-                shape, _ = ctx.sink.header(self.mel_file, uid)
+            if ctx.sink.exists(self.mel_file, ctx.tree.id_of(uid)):
+                shape, _ = ctx.sink.header(self.mel_file, ctx.tree.id_of(uid))
                 frames[uid] = {MELS: shape[self.preset.time_axis]}
         return frames
 
@@ -202,7 +202,7 @@ class AmphionRecipe(Recipe):
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         notes = []
         if self.stats:
-            missing = [e.uid for e in ctx.corpus.entries if not ctx.sink.exists(self.mel_file, e.uid)]
+            missing = [e.uid for e in ctx.corpus.entries if not ctx.sink.exists(self.mel_file, ctx.tree.id_of(e.uid))]
             if missing and not set(missing) <= ctx.failed_uids:
                 notes.append(f"statistics: {len(missing)} utterance(s) have no mel yet (other shards still "
                               f"running?); run `svcprep stats {ctx.root}` when every shard is done")

@@ -115,11 +115,12 @@ def mel_extrema(tree: OutputTree, uids: list[str], preset: MelPreset) -> tuple[n
     low = high = None
     count = 0
     for uid in uids:
-        if uid not in done or not tree.sink.exists(file, uid):
+        id = tree.id_of(uid)
+        if uid not in done or not tree.sink.exists(file, id):
             continue
-        mel = tree.sink.read(file, uid)
+        mel = tree.sink.read(file, id)
         if mel.ndim != 2 or mel.shape[1 - preset.time_axis] != preset.n_mels:
-            raise ConfigError(f"{tree.sink.describe(file, uid)}: shape {mel.shape} is not a {preset.n_mels}-bin mel "
+            raise ConfigError(f"{tree.sink.describe(file, id)}: shape {mel.shape} is not a {preset.n_mels}-bin mel "
                               f"of preset {preset.name}")
         lo, hi = mel.min(axis=preset.time_axis), mel.max(axis=preset.time_axis)
         low = lo if low is None else np.minimum(low, lo)
@@ -146,9 +147,9 @@ def pitch_statistics(tree: OutputTree, entries: list[CorpusEntry]) -> tuple[dict
     total: dict[str, list[np.ndarray]] = defaultdict(list)
     count = 0
     for entry in entries:
-        if record is None or entry.uid not in done or not tree.sink.exists(record.file(PITCHES), entry.uid):
+        if record is None or entry.uid not in done or not tree.sink.exists(record.file(PITCHES), tree.id_of(entry.uid)):
             continue
-        f0 = tree.sink.read(record.file(PITCHES), entry.uid).astype(np.float64)
+        f0 = tree.sink.read(record.file(PITCHES), tree.id_of(entry.uid)).astype(np.float64)
         total[singer_key(entry)].append(f0)
         voiced[singer_key(entry)].append(f0[f0 != 0])
         count += 1

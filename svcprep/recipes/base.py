@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from svcprep.corpus.entries import Entry
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.extractors.hub import cached_fingerprint
@@ -25,13 +26,10 @@ class RecipeContext:
     tree: OutputTree
     device: str = "auto"
     dtype: str = "float32"
-    slicing: Any = None  # the run's SliceSettings: takes are cut into pieces (uids known once a take is decoded)
+    stages: Any = None  # the run's StageChain (its pieces are known once a corpus entry is decoded)
     failed_uids: set[str] = field(default_factory=set)
+    entries: dict[str, Entry] = field(default_factory=dict)  # uid -> entry the outputs saw (set before finalize)
     _fingerprints: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def sliced(self) -> bool:
-        return self.slicing is not None
 
     @property
     def sink(self):
@@ -70,8 +68,8 @@ class RecipeContext:
         return content, self.fingerprint(resolved.path), tracker, tracker_sha
 
     def done_uids(self, outputs: list) -> set[str]:
-        """uids whose every listed output is done under its current settings."""
-        return self.tree.done_uids(outputs)
+        """uids of the run's entries whose every listed output is done under its current settings."""
+        return self.tree.done_uids(outputs) & self.entries.keys()
 
 
 class Recipe:
@@ -80,7 +78,7 @@ class Recipe:
     files again through :meth:`naming_from_record` and checks the tree with :meth:`verify_tree`."""
 
     name: ClassVar[str] = ""
-    default_slicing: ClassVar[Any] = None
+    default_slicing: ClassVar[Any] = None  # SliceSettings of a trainer that trains on pieces (a slice stage)
     whole_uids: ClassVar[bool] = False  # write an utterance's files only when every output of it succeeded
     derived_fields: ClassVar[tuple[str, ...]] = ()  # fields the parser fills, never a config key
 
@@ -156,13 +154,13 @@ def finished_in_all(tree: OutputTree, records: dict, names: tuple[str, ...]) -> 
     return tree.finished_in_all([records[name] for name in names])
 
 
-def uid_problems(uids, check_uid) -> list[tuple[str, str]]:
-    """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(uid)`` returns a problem, at most
+def uid_problems(tree: OutputTree, uids, check_uid) -> list[tuple[str, str]]:
+    """``(uid, problem)`` for the first uids (sorted) whose ``check_uid(id)`` returns a problem, at most
     ``MAX_LISTED``; a file that cannot be read is that uid's problem, never a crash of ``verify``."""
     problems: list[tuple[str, str]] = []
     for uid in sorted(uids):
         try:
-            what = check_uid(uid)
+            what = check_uid(tree.id_of(uid))
         except READ_ERRORS as exc:
             what = f"a file cannot be read: {exc}"
         if what:

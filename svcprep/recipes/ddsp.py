@@ -31,6 +31,7 @@ from svcprep.align.methods import METHODS
 from svcprep.audio.presets import load_preset
 from svcprep.audio.views import Resampled
 from svcprep.corpus.scan import Corpus
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import AlignedFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -73,9 +74,8 @@ class SplitAugmentation(AugmentedMelVolume):
 
     val_sources: frozenset = frozenset()
 
-    def keyshift(self, uid: str) -> float:
-        source = uid if uid in self.val_sources else uid.rpartition("/")[0]
-        return 0.0 if source in self.val_sources or uid in self.val_sources else self.augmentation.keyshift(uid)
+    def keyshift(self, id: EntryId) -> float:
+        return 0.0 if id.source in self.val_sources else self.augmentation.keyshift(str(id))
 
 
 class DdspNaming(Naming):
@@ -84,33 +84,25 @@ class DdspNaming(Naming):
     def __init__(self, table: NameTable, val_sources: frozenset) -> None:
         self.table, self.val_sources = table, val_sources
         self.ids = {speaker: i + 1 for i, speaker in enumerate(table.speakers())}
-        self._uids = {(spk, stem): uid for uid, (spk, stem) in table.names.items()}
 
-    def split(self, uid: str) -> str:
-        source = uid if uid in self.table.names else uid.rpartition("/")[0]
-        return "val" if source in self.val_sources else "train"
+    def split(self, id: EntryId) -> str:
+        return "val" if id.source in self.val_sources else "train"
 
-    def rel(self, uid: str) -> str:
-        speaker, stem = self.table.speaker_and_stem(uid)
+    def rel(self, id: EntryId) -> str:
+        speaker, stem = self.table.speaker_and_stem(id)
         return f"{self.ids[speaker]}_{speaker}/{stem}.wav"
 
-    def relative_path(self, file: str, uid: str, suffix: str) -> PurePosixPath:
+    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
         rel = self.rel(uid)
         return PurePosixPath(self.split(uid), file, rel if file == "audio" else rel + suffix)
 
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> str | None:
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
         parts = relative.parts
         ending = ".wav" if file == "audio" else ".wav" + suffix
         if len(parts) != 4 or parts[0] not in SPLITS or parts[1] != file or not parts[3].endswith(ending):
             return None
         speaker = parts[2].split("_", 1)[1] if "_" in parts[2] else parts[2]
-        stem = parts[3][: -len(ending)]
-        uid = self._uids.get((speaker, stem))
-        if uid is None and "_" in stem:
-            base, _, piece = stem.rpartition("_")
-            source = self._uids.get((speaker, base))
-            uid = f"{source}/{piece}" if source is not None else None
-        return uid
+        return self.table.id_of(speaker, parts[3][: -len(ending)])
 
     def listing_dir(self, file: str) -> PurePosixPath | None:
         return None  # two roots (train, val): verify works from the done-lists
@@ -176,7 +168,7 @@ class DdspRecipe(ContentRecipe):
         if not all(n in records for n in needed):
             return [(NAME, "a core output has no record")]
 
-        def check_uid(uid: str) -> str | None:
+        def check_uid(uid: EntryId) -> str | None:
             length = tree.sink.header(records["audio"].files[0], uid)[0][0]
             frames = length // records["f0"].grid.hop_length + 1
             units = tree.sink.header(records["units"].files[0], uid)[0]
@@ -188,7 +180,7 @@ class DdspRecipe(ContentRecipe):
                         "(mel N - 1, as (T, n_mels))")
             return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
 
-        problems = uid_problems(finished_in_all(tree, records, needed), check_uid)
+        problems = uid_problems(tree, finished_in_all(tree, records, needed), check_uid)
         for split in SPLITS:
             if not tree.sink.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
                 problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
@@ -221,7 +213,8 @@ class DdspRecipe(ContentRecipe):
         augmentation = next(o for o in outputs if isinstance(o, SplitAugmentation))
         tables: dict[str, dict[str, float]] = {split: {} for split in SPLITS}
         for uid in sorted(complete):
-            tables[naming.split(uid)][naming.rel(uid)] = augmentation.keyshift(uid)
+            id = ctx.entries[uid].id
+            tables[naming.split(id)][naming.rel(id)] = augmentation.keyshift(id)
         for split, table in tables.items():
             tree.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
         width = self.content_width
@@ -235,8 +228,8 @@ class DdspRecipe(ContentRecipe):
         tree.write_text(FRAGMENT, yaml.safe_dump(fragment, sort_keys=False))
         notes = [f"DDSP-SVC: {len(tables['train'])} train / {len(tables['val'])} val clips; merge "
                  f"{tree.sink.dataset_location(FRAGMENT)} over configs/reflow.yaml"]
-        single = [s for s in naming.ids if not any(naming.table.speaker_and_stem(u)[0] == s and naming.split(u) == "val"
-                                                   for u in naming.table.names)]
+        single = [s for s in naming.ids if not any(speaker == s and source in naming.val_sources
+                                                   for source, (speaker, _) in naming.table.names.items())]
         if single:
             notes.append(f"DDSP-SVC: speaker(s) with a single clip keep it in train, none in val: {', '.join(single)}")
         if self.pitch_note:

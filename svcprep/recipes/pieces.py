@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from svcprep.corpus.slices import SliceRecords
 from svcprep.errors import ConfigError
 from svcprep.outputs.base import AudioRequest
 from svcprep.outputs.stored_audio import StoredAudio
@@ -24,7 +23,7 @@ class PiecesRecipe(Recipe):
     sample_rate: int | None = None
 
     def check(self, ctx: RecipeContext) -> None:
-        if ctx.slicing is None:
+        if ctx.stages is None:
             raise ConfigError("svcprep slice needs slicing settings", "slice")
 
     def outputs(self, ctx: RecipeContext) -> list:
@@ -33,15 +32,12 @@ class PiecesRecipe(Recipe):
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         tree = ctx.tree
         done = ctx.done_uids(outputs)
-        entries = {e.uid: e for e in ctx.corpus.entries}
         rows = []
-        for take, pieces in sorted(SliceRecords(tree.root, ctx.slicing, "read").spans().items()):
-            source = entries.get(take)
-            for uid, start, end in pieces:
-                if uid in done and source is not None:
-                    path = tree.sink.location(outputs[0].files[0], uid, relative=True)
-                    rows.append({"uid": uid, "path": path, "singer": source.singer, "dataset": source.dataset,
-                                 "source": str(source.path), "start": start, "end": end})
+        for entry in sorted((ctx.entries[uid] for uid in done), key=lambda e: (e.id.source, e.id.pieces)):
+            source, span = entry.source, entry.span
+            rows.append({"uid": entry.uid, "path": tree.sink.location(outputs[0].files[0], entry.id, relative=True),
+                         "singer": source.singer, "dataset": source.dataset, "source": str(source.path),
+                         "start": span.start if span else 0, "end": span.end if span else None})
         tree.write_text(MANIFEST, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         return [f"{len(rows)} pieces listed in {tree.sink.dataset_location(MANIFEST)} (a corpus for every svcprep "
                 "command)"]

@@ -28,6 +28,7 @@ from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, ConfigError
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -35,7 +36,16 @@ from svcprep.outputs.records import FileRecord
 from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.recipes.base import RecipeContext
 from svcprep.recipes.content import ContentRecipe
-from svcprep.recipes.rvc_files import FILELIST, FRAGMENT, MUTE, check_tree, coarse_pitch, write_filelist, write_mute
+from svcprep.recipes.rvc_files import (
+    FILELIST,
+    FRAGMENT,
+    MUTE,
+    MUTE_ID,
+    check_tree,
+    coarse_pitch,
+    write_filelist,
+    write_mute,
+)
 from svcprep.recipes.settings import check_choice
 from svcprep.recipes.speakers import safe_name
 from svcprep.store.naming import Naming
@@ -82,28 +92,27 @@ class RvcNaming(Naming):
         self.dirs = {"gt": "0_gt_wavs", "wav16k": "1_16k_wavs", "f0": "2a_f0", "f0nsf": "2b-f0nsf",
                      "feature": feature_dir}
 
-    def stem(self, uid: str) -> str:
-        if uid in self.stems:
-            return self.stems[uid]
-        if uid == MUTE:
+    def stem(self, id: EntryId) -> str:
+        """``<source stem>_<piece number>`` (RVC's ``<sid>_<i>``-like names), ``mute`` for the mute rows."""
+        if id == MUTE_ID:
             return MUTE
-        source, _, piece = uid.rpartition("/")
-        return f"{self.stems[source]}_{int(piece)}"
+        return "_".join((self.stems[id.source], *(str(index) for index in id.pieces)))
 
-    def relative_path(self, file: str, uid: str, suffix: str) -> PurePosixPath:
+    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
         middle = ".wav" if file in ("f0", "f0nsf") else ""
-        root = PurePosixPath(MUTE) if uid == MUTE else PurePosixPath()
+        root = PurePosixPath(MUTE) if uid == MUTE_ID else PurePosixPath()
         return root / self.dirs[file] / f"{self.stem(uid)}{middle}{suffix}"
 
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> str | None:
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
         middle = ".wav" if file in ("f0", "f0nsf") else ""
         parts = relative.parts
         if len(parts) != 2 or parts[0] != self.dirs[file] or not parts[1].endswith(middle + suffix):
             return None
         stem = parts[1][: -len(middle + suffix)]
         base, _, piece = stem.rpartition("_")
-        source = self._uids.get(base)
-        return f"{source}/{int(piece):05d}" if source is not None and piece.isdigit() else self._uids.get(stem)
+        if self._uids.get(base) is not None and piece.isdigit():
+            return EntryId(self._uids[base], (int(piece),))
+        return EntryId(self._uids[stem]) if stem in self._uids else None
 
     def listing_dir(self, file: str) -> PurePosixPath:
         return PurePosixPath(self.dirs[file])
@@ -159,9 +168,10 @@ class RvcRecipe(ContentRecipe):
         return check_tree(tree, records, data)
 
     def check(self, ctx: RecipeContext) -> None:
-        slicing = ctx.slicing
-        if slicing is None:
+        stage = ctx.stages.find("slice") if ctx.stages is not None else None
+        if stage is None:
             raise ConfigError("rvc trains on pieces of at most 6.75 s: keep slicing on (slice: rvc)", "slice")
+        slicing = stage.slice_settings
         if slicing.sample_rate != self.sample_rate:
             raise ConfigError(f"slicing at {slicing.sample_rate} Hz, the model rate is {self.sample_rate}: RVC slices "
                               "at its model rate (set slice.sample_rate to it)", "slice")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import Audio
+from svcprep.ids import EntryId
 from svcprep.outputs.base import ClipInfo
 from svcprep.outputs.clip_audio import ClipAudio
 from svcprep.recipes.base import finished_in_all, uid_problems
@@ -15,6 +16,7 @@ from svcprep.recipes.base import finished_in_all, uid_problems
 MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
 F0_MIN, F0_MAX, F0_BINS = 50.0, 1100.0, 256
 FILELIST, FRAGMENT, MUTE = "filelist.txt", "svcprep_rvc.json", "mute"
+MUTE_ID = EntryId(MUTE)  # never a corpus entry's id: RVC's entries are all pieces
 MUTE_SECONDS = 1.5  # RVC ships 1.5 s mute files
 
 
@@ -36,9 +38,9 @@ class _Silence(ClipAudio):
 
 def write_mute(tree, outputs: list, sample_rate: int) -> str:
     """``EXP/mute/...``: silence through the run's own outputs and models (once; kept while present)."""
-    if all(tree.sink.exists(f, MUTE) for output in outputs for f in output.files):
+    if all(tree.sink.exists(f, MUTE_ID) for output in outputs for f in output.files):
         return ""
-    clip = _Silence(MUTE, Audio(np.zeros((int(MUTE_SECONDS * sample_rate), 1), np.float32), sample_rate))
+    clip = _Silence(MUTE_ID, Audio(np.zeros((int(MUTE_SECONDS * sample_rate), 1), np.float32), sample_rate))
     models: dict[Any, Any] = {}
     for output in outputs:
         partial = output.decode(clip)
@@ -48,26 +50,25 @@ def write_mute(tree, outputs: list, sample_rate: int) -> str:
             if key not in models:
                 models[key] = output.model.resolved.load()
             native = models[key].extract([clip.audio(output.model.audio)])[0]
-        info = ClipInfo(MUTE, None, MUTE_SECONDS, {r: clip.length(r) for r in output.frame_requests()})
+        info = ClipInfo(MUTE_ID, None, MUTE_SECONDS, {r: clip.length(r) for r in output.frame_requests()})
         files = output.finish(info, partial, native)
         for file in output.files:
-            tree.sink.write(file, MUTE, files[file.name])
+            tree.sink.write(file, MUTE_ID, files[file.name])
     return f"RVC: wrote the mute rows' files under {tree.root / MUTE} (silence through the same models)"
 
 
 def write_filelist(tree, ctx, outputs: list) -> int:
     """One ``gt|feature|2a|2b|speaker id`` row per finished piece (absolute paths), plus the two mute rows."""
     files = {f.name: f for output in outputs for f in output.files}
-    singers = {e.uid: e.singer for e in ctx.corpus.entries}
-    ids = {singer: i for i, singer in enumerate(sorted(set(singers.values())))}
+    ids = {singer: i for i, singer in enumerate(sorted({e.singer for e in ctx.corpus.entries}))}
     complete = sorted(ctx.done_uids(outputs))
 
-    def row(uid: str, speaker_id: int) -> str:
-        return "|".join(tree.sink.location(files[name], uid) for name in ("gt", "feature", "f0", "f0nsf")) \
+    def row(id: EntryId, speaker_id: int) -> str:
+        return "|".join(tree.sink.location(files[name], id) for name in ("gt", "feature", "f0", "f0nsf")) \
             + f"|{speaker_id}"
 
-    rows = [row(uid, ids[singers[uid.rpartition("/")[0]]]) for uid in complete]
-    rows += [row(MUTE, 0)] * 2
+    rows = [row(ctx.entries[uid].id, ids[ctx.entries[uid].singer]) for uid in complete]
+    rows += [row(MUTE_ID, 0)] * 2
     tree.write_text(FILELIST, "\n".join(rows) + "\n")
     return len(complete)
 
@@ -77,7 +78,7 @@ def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str
         return [("rvc", "a core output has no record")]
     pitch, gt = records["pitch"], records["gt"]
 
-    def check_uid(uid: str) -> str | None:
+    def check_uid(uid: EntryId) -> str | None:
         f0nsf = tree.sink.read(pitch.file("f0nsf"), uid)
         coarse = tree.sink.read(pitch.file("f0"), uid)
         length = tree.sink.header(records["wav16k"].files[0], uid)[0][0]
@@ -90,7 +91,7 @@ def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str
             return f"a {seconds:.2f} s piece: RVC's bucket sampler drops it"
         return None
 
-    problems = uid_problems(finished_in_all(tree, records, ("pitch", "gt")), check_uid)
+    problems = uid_problems(tree, finished_in_all(tree, records, ("pitch", "gt")), check_uid)
     if not tree.sink.has_dataset_file(FILELIST):
         return problems + [(FILELIST, "missing: RVC trains from it")]
     for line in tree.sink.read_text(FILELIST).splitlines():

@@ -31,6 +31,7 @@ from svcprep.audio.trim import nonsilent_span
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError
+from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -101,24 +102,17 @@ class SovitsPitch(PitchOutput):
 class SovitsNaming(Naming):
     def __init__(self, table: NameTable, rate_dir: str) -> None:
         self.table, self.rate_dir = table, rate_dir
-        self._uids = {(spk, stem): uid for uid, (spk, stem) in table.names.items()}
 
-    def relative_path(self, file: str, uid: str, suffix: str) -> PurePosixPath:
+    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
         speaker, stem = self.table.speaker_and_stem(uid)
         return PurePosixPath("dataset", self.rate_dir, speaker, f"{stem}{SUFFIXES[file]}{suffix}")
 
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> str | None:
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
         ending = SUFFIXES[file] + suffix
         parts = relative.parts
         if len(parts) != 4 or parts[:2] != ("dataset", self.rate_dir) or not parts[3].endswith(ending):
             return None
-        stem = parts[3][: -len(ending)]
-        uid = self._uids.get((parts[2], stem))
-        if uid is None and "_" in stem:
-            base, _, piece = stem.rpartition("_")
-            source = self._uids.get((parts[2], base))
-            uid = f"{source}/{piece}" if source is not None else None
-        return uid
+        return self.table.id_of(parts[2], parts[3][: -len(ending)])
 
     def listing_dir(self, file: str) -> PurePosixPath:
         return PurePosixPath("dataset", self.rate_dir)
@@ -215,7 +209,7 @@ class SovitsRecipe(ContentRecipe):
         complete = ctx.done_uids(outputs)
         by_speaker: dict[str, list[str]] = {}
         for uid in complete:
-            by_speaker.setdefault(table.speaker_and_stem(uid)[0], []).append(uid)
+            by_speaker.setdefault(table.speaker_and_stem(ctx.entries[uid].id)[0], []).append(uid)
         train, val = [], []
         for speaker in sorted(by_speaker):
             uids = ordered(by_speaker[speaker], self.seed)
@@ -224,7 +218,7 @@ class SovitsRecipe(ContentRecipe):
         wav = outputs[0].files[0]
 
         def line(uid: str) -> str:
-            return "./" + tree.sink.location(wav, uid, relative=True)
+            return "./" + tree.sink.location(wav, ctx.entries[uid].id, relative=True)
 
         tree.write_text(TRAIN_LIST, "".join(line(u) + "\n" for u in sorted(train)))
         tree.write_text(VAL_LIST, "".join(line(u) + "\n" for u in sorted(val)))
@@ -249,10 +243,10 @@ class SovitsRecipe(ContentRecipe):
                  "configs_template/config_template.json"]
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
-        missing = len(complete) < len(ctx.corpus.entries) and not ctx.sliced
-        if missing:
-            notes.append(f"so-vits-svc: {len(ctx.corpus.entries) - len(complete)} utterance(s) not complete (failed "
-                         "or still running in other shards) are left out of the file lists")
+        missing = len(ctx.entries) - len(complete)
+        if missing > 0:
+            notes.append(f"so-vits-svc: {missing} utterance(s) not complete (failed or still running in other "
+                         "shards) are left out of the file lists")
         return notes
 
 

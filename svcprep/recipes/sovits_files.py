@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.ids import EntryId
 from svcprep.recipes.base import finished_in_all, uid_problems
 
 SUFFIXES = {"wav": "", "soft": ".wav.soft", "f0": ".wav.f0", "vol": ".wav.vol", "spec": ".spec",
@@ -31,7 +32,7 @@ def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str
     fragment = tree.sink.read_dataset_file(FRAGMENT, "json") if tree.sink.has_dataset_file(FRAGMENT) else {}
     width = (fragment.get("model") or {}).get("ssl_dim")
     complete = finished_in_all(tree, records, CORE)
-    problems = uid_problems(complete, lambda uid: _check_uid(tree, records, uid, hop, width))
+    problems = uid_problems(tree, complete, lambda uid: _check_uid(tree, records, uid, hop, width))
     listed_speakers = set()
     for listing in (TRAIN_LIST, VAL_LIST):
         if not tree.sink.has_dataset_file(listing):
@@ -52,7 +53,7 @@ def check_tree(tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str
     return problems
 
 
-def _check_uid(tree, records: dict, uid: str, hop: int, width: int | None) -> str | None:
+def _check_uid(tree, records: dict, uid: EntryId, hop: int, width: int | None) -> str | None:
     length = tree.sink.header(records["wav"].files[0], uid)[0][0]
     frames = length // hop
     f0 = tree.sink.read(records["f0"].files[0], uid)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError
+from svcprep.ids import PIECE_DIGITS, EntryId
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -23,18 +25,26 @@ def safe_name(text: str) -> str:
 
 @dataclass(frozen=True)
 class NameTable:
-    """Per source uid: (speaker, file stem). Pieces cut from a source get ``<stem>_<piece number>``."""
+    """Per source uid: (speaker, file stem). Pieces cut from a source get ``<stem>_<piece number, 5 digits>``."""
 
     names: dict[str, tuple[str, str]]
 
-    def speaker_and_stem(self, uid: str) -> tuple[str, str]:
-        if uid in self.names:
-            return self.names[uid]
-        source, _, piece = uid.rpartition("/")
-        if source in self.names:
-            speaker, stem = self.names[source]
-            return speaker, f"{stem}_{piece}"
-        raise KeyError(uid)
+    def speaker_and_stem(self, id: EntryId) -> tuple[str, str]:
+        speaker, stem = self.names[id.source]
+        return speaker, "_".join((stem, *(f"{index:0{PIECE_DIGITS}d}" for index in id.pieces)))
+
+    def id_of(self, speaker: str, stem: str) -> EntryId | None:
+        """The entry whose file is ``<speaker>/<stem>``: a source, or a piece of one (``<stem>_<digits>``)."""
+        source = self._sources.get((speaker, stem))
+        if source is not None:
+            return EntryId(source)
+        base, _, piece = stem.rpartition("_")
+        source = self._sources.get((speaker, base))
+        return EntryId(source, (int(piece),)) if source is not None and piece.isdigit() else None
+
+    @cached_property
+    def _sources(self) -> dict[tuple[str, str], str]:
+        return {names: uid for uid, names in self.names.items()}
 
     def speakers(self) -> list[str]:
         return sorted({speaker for speaker, _ in self.names.values()})

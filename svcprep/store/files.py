@@ -10,6 +10,7 @@ from typing import Any
 
 from svcprep.errors import StorageError
 from svcprep.fileio import atomic_write, atomic_write_text, file_sha256, remove_stale_temp_files
+from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord
 from svcprep.store.bookkeeping import BOOKKEEPING
 from svcprep.store.codecs import CODECS
@@ -39,29 +40,29 @@ class FileSink(Sink):
         target.unlink()
 
     # -- per-uid files ----------------------------------------------------------------------------------------
-    def path(self, file: FileRecord, uid: str) -> Path:
+    def path(self, file: FileRecord, uid: EntryId) -> Path:
         relative = self.naming.relative_path(file.name, uid, CODECS[file.codec].suffix)
         if relative.is_absolute() or ".." in relative.parts:
-            raise StorageError(f"uid {uid!r} would be written outside {self.root}")
+            raise StorageError(f"uid {str(uid)!r} would be written outside {self.root}")
         return self.root / relative
 
-    def write(self, file: FileRecord, uid: str, value: Any) -> str:
+    def write(self, file: FileRecord, uid: EntryId, value: Any) -> str:
         codec = CODECS[file.codec]
         return atomic_write(self.path(file, uid), lambda f: codec.encode(value, f), self.temp_dir)
 
-    def read(self, file: FileRecord, uid: str) -> Any:
+    def read(self, file: FileRecord, uid: EntryId) -> Any:
         return CODECS[file.codec].decode(self.path(file, uid))
 
-    def header(self, file: FileRecord, uid: str) -> tuple[tuple[int, ...], str]:
+    def header(self, file: FileRecord, uid: EntryId) -> tuple[tuple[int, ...], str]:
         return CODECS[file.codec].header(self.path(file, uid))
 
-    def exists(self, file: FileRecord, uid: str) -> bool:
+    def exists(self, file: FileRecord, uid: EntryId) -> bool:
         return self.path(file, uid).is_file()
 
-    def sha256(self, file: FileRecord, uid: str) -> str:
+    def sha256(self, file: FileRecord, uid: EntryId) -> str:
         return file_sha256(self.path(file, uid))
 
-    def uids(self, file: FileRecord) -> set[str]:
+    def uids(self, file: FileRecord) -> set[EntryId]:
         suffix = CODECS[file.codec].suffix
         base = self.naming.listing_dir(file.name)
         if base is None or not (self.root / base).is_dir():
@@ -73,10 +74,10 @@ class FileSink(Sink):
                 found.add(uid)
         return found
 
-    def describe(self, file: FileRecord, uid: str) -> str:
+    def describe(self, file: FileRecord, uid: EntryId) -> str:
         return str(self.path(file, uid))
 
-    def location(self, file: FileRecord, uid: str, *, relative: bool = False) -> str:
+    def location(self, file: FileRecord, uid: EntryId, *, relative: bool = False) -> str:
         path = self.path(file, uid)
         return path.relative_to(self.root).as_posix() if relative else str(path.resolve())
 

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from svcprep.errors import ConfigError
+from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord
 from svcprep.store.naming import DEFAULT_NAMING, Naming
 
 
 class Sink(ABC):
-    """Per-uid files and dataset-level files of one output root."""
+    """Per-entry files and dataset-level files of one output root."""
 
     kind: ClassVar[str] = ""
 
@@ -46,32 +47,32 @@ class Sink(ABC):
 
     # -- per-uid files ------------------------------------------------------------------------------------
     @abstractmethod
-    def write(self, file: FileRecord, uid: str, value: Any) -> str:
+    def write(self, file: FileRecord, uid: EntryId, value: Any) -> str:
         """Store ``value`` atomically; returns the sha256 of the stored bytes."""
 
     @abstractmethod
-    def read(self, file: FileRecord, uid: str) -> Any: ...
+    def read(self, file: FileRecord, uid: EntryId) -> Any: ...
 
     @abstractmethod
-    def header(self, file: FileRecord, uid: str) -> tuple[tuple[int, ...], str]:
+    def header(self, file: FileRecord, uid: EntryId) -> tuple[tuple[int, ...], str]:
         """(shape, dtype) without reading the data where the format allows."""
 
     @abstractmethod
-    def exists(self, file: FileRecord, uid: str) -> bool: ...
+    def exists(self, file: FileRecord, uid: EntryId) -> bool: ...
 
     @abstractmethod
-    def sha256(self, file: FileRecord, uid: str) -> str: ...
+    def sha256(self, file: FileRecord, uid: EntryId) -> str: ...
 
     @abstractmethod
-    def uids(self, file: FileRecord) -> set[str]:
-        """Every uid that has this file (files the naming does not recognise are not listed)."""
+    def uids(self, file: FileRecord) -> set[EntryId]:
+        """Every entry that has this file (files the naming does not recognise are not listed)."""
 
     @abstractmethod
-    def describe(self, file: FileRecord, uid: str) -> str:
+    def describe(self, file: FileRecord, uid: EntryId) -> str:
         """Where the file is, for messages."""
 
     @abstractmethod
-    def location(self, file: FileRecord, uid: str, *, relative: bool = False) -> str:
+    def location(self, file: FileRecord, uid: EntryId, *, relative: bool = False) -> str:
         """How a trainer's file list names the file: absolute, or relative to the root (``/`` separators)."""
 
     # -- dataset-level files --------------------------------------------------------------------------------

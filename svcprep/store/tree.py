@@ -3,10 +3,11 @@ beside it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from svcprep.ids import EntryId
 from svcprep.outputs.records import OutputRecord
 from svcprep.store.bookkeeping import Bookkeeping
 from svcprep.store.naming import Naming
@@ -15,8 +16,12 @@ from svcprep.store.sink import Sink, open_sink
 
 @dataclass
 class OutputTree:
+    """``pieces``: the ids of entries a corpus stage cut, by their text (from the stage records), so that a uid read
+    from a done-list finds its id again without its text being parsed."""
+
     sink: Sink
     bookkeeping: Bookkeeping
+    pieces: dict[str, EntryId] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, naming: Naming | None = None, kind: str = "files") -> OutputTree:
@@ -25,6 +30,10 @@ class OutputTree:
     @property
     def root(self) -> Path:
         return self.sink.root
+
+    def id_of(self, uid: str) -> EntryId:
+        """The id whose text is ``uid``: a piece known from the stage records, else a whole corpus entry."""
+        return self.pieces.get(uid) or EntryId(uid)
 
     def write_dataset_file(self, name: str, codec: str, value: Any) -> None:
         """Through the sink; its sha256 recorded for ``verify``."""

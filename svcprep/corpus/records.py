@@ -1,0 +1,59 @@
+"""Which entries each corpus entry became under one chain of stages: a rerun knows a take is finished (and which
+pieces it has) without decoding it, and recipes and ``verify`` find every piece's id and span without reading its
+text. Kept in every output root of the run::
+
+    ROOT/.svcprep/stages/<chain key>/<shard>.txt   one JSON line per corpus entry:
+        {"source": uid, "entries": [[[piece index, ...], start, end, sample rate], ...]}  (start = null: not split)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from svcprep.corpus.entries import Span
+from svcprep.fileio import append_line, read_lines
+from svcprep.ids import EntryId
+from svcprep.store.bookkeeping import Bookkeeping
+
+Leaves = list[tuple[EntryId, Span | None]]
+
+
+class StageRecords:
+    def __init__(self, bookkeeping: Bookkeeping, chain_key: str, shard_label: str) -> None:
+        self.dir = bookkeeping.dir / "stages" / chain_key
+        self.path = self.dir / f"{shard_label}.txt"
+
+    def load(self) -> dict[str, Leaves]:
+        """source uid -> the entries it became, with their spans."""
+        sources: dict[str, Leaves] = {}
+        if self.dir.is_dir():
+            for path in sorted(self.dir.glob("*.txt")):
+                for line in read_lines(path):
+                    parsed = _parse(line)
+                    if parsed is not None:
+                        sources[parsed[0]] = parsed[1]
+        return sources
+
+    def append(self, source: str, leaves: Leaves) -> None:
+        rows = [[list(leaf.pieces), *((span.start, span.end, span.sample_rate) if span else (None, None, None))]
+                for leaf, span in leaves]
+        append_line(self.path, json.dumps({"source": source, "entries": rows}, ensure_ascii=True))
+
+
+def _parse(line: str) -> tuple[str, Leaves] | None:
+    """A record line, or ``None`` for a line that is not one (a cut last line, an edit)."""
+    try:
+        data = json.loads(line)
+        source = data["source"]
+        leaves: Leaves = []
+        for pieces, start, end, rate in data["entries"]:
+            span = None if start is None else Span(int(start), int(end), int(rate))
+            leaves.append((EntryId(str(source), tuple(int(p) for p in pieces)), span))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (source, leaves) if isinstance(source, str) else None
+
+
+def record_dirs(bookkeeping: Bookkeeping) -> list[Path]:
+    return sorted(p for p in (bookkeeping.dir / "stages").glob("*") if p.is_dir())
