@@ -35,10 +35,13 @@ def test_hops_custom_model_speechtokenizer():
     assert data["ratio"] == "1/1" and data["source_hop_in_target_samples"] == 480.0
 
 
-def test_hops_usage_errors_exit_2():
-    assert runner.invoke(app, ["hops", "-p", "amphion-svc-24k"]).exit_code == 2
-    assert runner.invoke(app, ["hops", "-e", "whisper", "-p", "no-such-preset"]).exit_code == 2
-    assert runner.invoke(app, ["hops", "-e", "whisper"]).exit_code == 2
+def test_hops_usage_errors_exit_2_with_the_fix_named():
+    cases = {"give --extractor NAME, or both --source-hop and --source-sample-rate": ["-p", "amphion-svc-24k"],
+             "unknown preset 'no-such-preset'; built-in: amphion-svc-24k": ["-e", "whisper", "-p", "no-such-preset"],
+             "give --preset NAME, or both --mel-sample-rate and --mel-hop": ["-e", "whisper"]}
+    for expected, args in cases.items():
+        result = runner.invoke(app, ["hops", *args])
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
 
 
 def make_dirs(tmp_path):

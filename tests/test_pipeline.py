@@ -206,10 +206,12 @@ def test_device_commands_split_shards():
 
 def test_cli_usage_errors_exit_2(tmp_path, corpus):
     runner = CliRunner()
-    assert runner.invoke(app, ["extract", str(corpus), "--out", str(tmp_path), "-e", "nope"]).exit_code == 2
-    assert runner.invoke(app, ["extract", str(corpus), "--out", str(tmp_path), "-e", "whisper",
-                               "--shard", "3/3"]).exit_code == 2
-    assert runner.invoke(app, ["extract", str(corpus), "-e", "whisper"]).exit_code == 2  # no --out
+    cases = {"unknown extractor 'nope'; known: whisper": ["--out", str(tmp_path), "-e", "nope"],
+             "--shard 3/3: need 0 <= K < N": ["--out", str(tmp_path), "-e", "whisper", "--shard", "3/3"],
+             "--out: required for an audio directory": ["-e", "whisper"]}
+    for expected, args in cases.items():
+        result = runner.invoke(app, ["extract", str(corpus), *args])
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
     result = runner.invoke(app, ["extract", str(corpus), "--out", str(tmp_path), "-e", "whisper",
                                  "--model", "hubert=x"])
     assert result.exit_code == 2 and "not requested" in result.output
