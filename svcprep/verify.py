@@ -18,18 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from svcprep.align.grid import FrameGrid, target_frames_covered
 from svcprep.corpus.records import StageRecords
 from svcprep.errors import StorageError
 from svcprep.ids import EntryId
+from svcprep.outputs.base import Output
 from svcprep.outputs.records import OutputRecord, RecordError
 from svcprep.recipes import recipe_class
 from svcprep.recipes.base import MAX_LISTED
 from svcprep.store.bookkeeping import BOOKKEEPING, Bookkeeping
 from svcprep.store.tree import OutputTree
-
-MAX_LOG_MEL = 20.0  # ln of a mel magnitude; full-scale audio stays far below
-MAX_F0_HZ = 20000.0
 
 
 @dataclass
@@ -188,56 +185,11 @@ class _Verifier:
         expected = self.expected_rows(record, uid)
         if isinstance(expected, str):
             return expected
-        return _check_content(record, arrays, expected, widths)
-
-
-def _check_content(record: OutputRecord, arrays: dict[str, Any], expected: int | None, widths: set) -> str | None:
-    """Shape and plausibility by output kind."""
-    kind = record.kind
-    first = record.files[0]
-    array = arrays[first.name]
-    if kind in ("feature", "native_feature"):
-        if record.settings.get("layout") == "1DT":
-            array = array[0].T
-        if array.ndim != 2 or (record.dim and array.shape[1] != record.dim):
-            return f"shape {array.shape}, the record says (frames, {record.dim})"
-        widths.add(array.shape[1])
-        if np.issubdtype(array.dtype, np.floating) and array.size and not np.any(array):
-            return "every value is zero (a feature never is)"
-        if expected is None:
-            return None
-        if kind == "feature" or record.native_grid is None or record.grid is None:
-            if array.shape[0] != expected:
-                return f"{array.shape[0]} rows, expected {expected}"
-            return None
-
-        covered = target_frames_covered(array.shape[0], FrameGrid(record.native_grid.hop_length,
-                                                                  record.native_grid.sample_rate),
-                                        FrameGrid(record.grid.hop_length, record.grid.sample_rate))
-        if abs(covered - expected) > int(record.tolerance or 0):
-            return (f"{array.shape[0]} native frames cover {covered} frames of the reference, which has {expected} "
-                    "(another grid or another audio?)")
-        return None
-    if kind == "mel":
-        axis = record.frames.axis if record.frames else 1
-        if array.ndim != 2 or (record.dim and array.shape[1 - axis] != record.dim):
-            return f"shape {array.shape} is not ({record.dim} mel bins × frames)"
-        low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
-        if low < np.log(1e-5) - 1e-3 or high > MAX_LOG_MEL:
-            return f"log-mel values span [{low:.2f}, {high:.2f}]: not a log(clamp(mel, 1e-5)) of audio"
-        return None
-    rows = array.shape[0] if getattr(array, "ndim", 0) else None
-    if kind in ("pitch", "energy", "volume") and expected is not None and array.ndim == 1 and rows != expected:
-        return f"{rows} rows, expected {expected}"
-    if kind == "pitch" and array.dtype != object:
-        f0 = array.astype(np.float64)
-        if (f0 < 0).any() or (f0 > MAX_F0_HZ).any():
-            return f"F0 spans [{f0.min():.3g}, {f0.max():.3g}] Hz: outside 0..{MAX_F0_HZ:g}"
-        for file in record.files[1:]:
-            voicing = arrays[file.name]
-            if file.dtype == "bool" and (voicing.shape != f0.shape or (voicing != (f0 != 0)).any()):
-                return f"{file.name} disagrees with F0 != 0"
-    return None
+        kind = Output.of_kind(record.kind)
+        width = kind.width(record, arrays)
+        if width is not None:
+            widths.add(width)
+        return kind.check_files(record, arrays, expected)
 
 
 def describe(checks: list[OutputCheck]) -> str:

@@ -85,6 +85,29 @@ class Output:
 
     kind: ClassVar[str] = ""
     stage: ClassVar[str] = ""  # the failure stage of this output's own work
+    _kinds: ClassVar[dict[str, type[Output]]] = {}  # kind -> the first class defined with it
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Output._kinds.setdefault(cls.kind, cls)
+
+    @classmethod
+    def of_kind(cls, kind: str) -> type[Output]:
+        """The class whose :meth:`check_files` checks a recorded output of ``kind`` (this base: no check)."""
+        return Output._kinds.get(kind, Output)
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        """For ``verify``: what is wrong with one uid's files (``arrays``: file name -> value as read), given the
+        rows its reference file says they must have (``None``: unknown); ``None`` when nothing is. The dtype,
+        finiteness and the sha256 are checked for every kind before this."""
+        return None
+
+    @classmethod
+    def width(cls, record: OutputRecord, arrays: dict[str, Any]) -> int | None:
+        """The feature width of one uid's files, when every uid of the output must share it."""
+        return None
     model_stage: ClassVar[str] = "extract"  # the failure stage when its model fails on a clip
     name: str
     files: tuple[FileRecord, ...]

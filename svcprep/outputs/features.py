@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from svcprep import __version__
+from svcprep.align.grid import FrameGrid, target_frames_covered
 from svcprep.align.methods import align_features
 from svcprep.outputs.base import ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import to_save_dtype, view_settings
@@ -21,8 +22,20 @@ def model_settings(request: ModelRequest, sha256: str | None) -> dict[str, Any]:
             "length_rule": request.audio.length_rule}
 
 
+class FeatureFiles:
+    """``verify``'s checks of feature files, aligned or native."""
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        return check_feature_files(record, arrays, expected_rows)
+
+    @classmethod
+    def width(cls, record: OutputRecord, arrays: dict[str, Any]) -> int | None:
+        return feature_width(record, arrays)
+
+
 @dataclass(frozen=True)
-class AlignedFeature(Output):
+class AlignedFeature(FeatureFiles, Output):
     """``(T, D)`` features aligned to ``grid``'s frame count by ``method`` (``area``, ``nearest``, ``linear``,
     ``repeat``); a length mismatch of at most ``tolerance`` frames repeats the last frame."""
 
@@ -73,7 +86,7 @@ class AlignedFeature(Output):
 
 
 @dataclass(frozen=True)
-class NativeFeature(Output):
+class NativeFeature(FeatureFiles, Output):
     """Features at the model's own frame rate: ``(T, D)`` (``layout="TD"``) or ``(1, D, T)`` (``"1DT"``, so-vits-
     svc's ``.soft.pt``). ``reference_grid`` and ``tolerance``: the grid ``verify`` checks coverage against."""
 
@@ -115,3 +128,35 @@ class NativeFeature(Output):
                             grid=self.reference_grid.record() if self.reference_grid else None,
                             native_grid=GridRecord(spec.sample_rate, spec.hop_length), frames=self.frames, dim=spec.dim,
                             tolerance=self.tolerance, svcprep_version=__version__)
+
+
+def check_feature_files(record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+    """``(frames, dim)`` (``(1, dim, frames)`` saved ``1DT``), not all zeros; rows equal the reference's frames, or
+    for native-rate features cover them within the recorded tolerance on the recorded grids."""
+    array = feature_rows(record, arrays)
+    if array.ndim != 2 or (record.dim and array.shape[1] != record.dim):
+        return f"shape {array.shape}, the record says (frames, {record.dim})"
+    if np.issubdtype(array.dtype, np.floating) and array.size and not np.any(array):
+        return "every value is zero (a feature never is)"
+    if expected_rows is None:
+        return None
+    if record.kind == "feature" or record.native_grid is None or record.grid is None:
+        return f"{array.shape[0]} rows, expected {expected_rows}" if array.shape[0] != expected_rows else None
+    covered = target_frames_covered(array.shape[0], FrameGrid(record.native_grid.hop_length,
+                                                              record.native_grid.sample_rate),
+                                    FrameGrid(record.grid.hop_length, record.grid.sample_rate))
+    if abs(covered - expected_rows) > int(record.tolerance or 0):
+        return (f"{array.shape[0]} native frames cover {covered} frames of the reference, which has {expected_rows} "
+                "(another grid or another audio?)")
+    return None
+
+
+def feature_rows(record: OutputRecord, arrays: dict[str, Any]) -> np.ndarray:
+    array = arrays[record.files[0].name]
+    return array[0].T if record.settings.get("layout") == "1DT" else array
+
+
+def feature_width(record: OutputRecord, arrays: dict[str, Any]) -> int | None:
+    """The width of a well-shaped feature file (others are reported by their shape, not their width)."""
+    array = feature_rows(record, arrays)
+    return array.shape[1] if array.ndim == 2 and (not record.dim or array.shape[1] == record.dim) else None

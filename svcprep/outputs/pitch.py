@@ -12,8 +12,11 @@ from svcprep import __version__
 from svcprep.outputs.base import AudioRequest, ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.outputs.spectral import rows_problem
 from svcprep.pitch.settings import PitchSettings, check_backend
 from svcprep.pitch.tracking import sample_track, track_on_grid
+
+MAX_F0_HZ = 20000.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,22 @@ class PitchOutput(Output):
     fixes the row count (Amphion: the mel), else the grid's count of the audio."""
 
     kind = "pitch"
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        """The reference's frame count, F0 within 0..20 kHz, and a voicing file that equals ``F0 != 0``."""
+        array = arrays[record.files[0].name]
+        problem = rows_problem(array, expected_rows)
+        if problem or array.dtype == object:
+            return problem
+        f0 = array.astype(np.float64)
+        if (f0 < 0).any() or (f0 > MAX_F0_HZ).any():
+            return f"F0 spans [{f0.min():.3g}, {f0.max():.3g}] Hz: outside 0..{MAX_F0_HZ:g}"
+        for file in record.files[1:]:
+            voicing = arrays[file.name]
+            if file.dtype == "bool" and (voicing.shape != f0.shape or (voicing != (f0 != 0)).any()):
+                return f"{file.name} disagrees with F0 != 0"
+        return None
     stage = "pitch"
     model_stage = "pitch"
     name: str

@@ -35,12 +35,34 @@ def log_mel(clip: Any, preset: MelPreset, view: View) -> np.ndarray:
                                                                                                           view))))
 
 
+MAX_LOG_MEL = 20.0  # ln of a mel magnitude; full-scale audio stays far below
+
+
+def rows_problem(array: Any, expected_rows: int | None) -> str | None:
+    """A 1-D track whose length is not the reference's frame count."""
+    if expected_rows is not None and getattr(array, "ndim", 0) == 1 and array.shape[0] != expected_rows:
+        return f"{array.shape[0]} rows, expected {expected_rows}"
+    return None
+
+
 @dataclass(frozen=True)
 class LogMel(Output):
     """``log(clamp(mel(|STFT| + ε), 1e-5))`` with Slaney filters: Amphion's ``utils/mel.py`` and, with the
     NSF-HiFiGAN preset, the mel so-vits-svc and DDSP-SVC train diffusion models on."""
 
     kind = "mel"
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        """``n_mels`` bins, values within ``log(1e-5)`` and a ceiling no audio reaches."""
+        array = arrays[record.files[0].name]
+        axis = record.frames.axis if record.frames else 1
+        if array.ndim != 2 or (record.dim and array.shape[1 - axis] != record.dim):
+            return f"shape {array.shape} is not ({record.dim} mel bins × frames)"
+        low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+        if low < np.log(1e-5) - 1e-3 or high > MAX_LOG_MEL:
+            return f"log-mel values span [{low:.2f}, {high:.2f}]: not a log(clamp(mel, 1e-5)) of audio"
+        return None
     stage = "mel"
     name: str
     preset: MelPreset
@@ -77,6 +99,10 @@ class MelEnergy(Output):
     """Frame energy from the natural-log mel, Amphion's ``from_mel``: ``sqrt(sum over bins of exp(mel)**2)``."""
 
     kind = "energy"
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        return rows_problem(arrays[record.files[0].name], expected_rows)
     stage = "mel"
     name: str
     preset: MelPreset
@@ -147,6 +173,10 @@ class Volume(Output):
     DDSP-SVC's ``Volume_Extractor``."""
 
     kind = "volume"
+
+    @classmethod
+    def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
+        return rows_problem(arrays[record.files[0].name], expected_rows)
     stage = "volume"
     name: str
     grid: OutputGrid
