@@ -329,16 +329,17 @@ def rvc(tmp_path_factory, takes, content_model):
 
 
 def pieces_of(out):
-    from svcprep.audio.slicing import slice_settings_from
-    from svcprep.corpus.slices import SliceRecords
+    """take uid -> its pieces ``(index, start, end)`` (samples at 40 kHz), from the run's stage records."""
+    from svcprep.corpus.records import StageRecords
+    from svcprep.store.bookkeeping import Bookkeeping
 
-    settings = slice_settings_from({"preset": "rvc", "sample_rate": 40000})
-    return SliceRecords(out, settings, "read").spans()
+    key = json.loads((out / ".svcprep" / "recipe.json").read_text())["stages"]
+    return {take: [(id.index, span.start, span.end) for id, span in leaves]
+            for take, leaves in StageRecords(Bookkeeping(out), key, "read").load().items()}
 
 
 def test_rvc_cuts_fall_inside_the_pauses_and_pieces_fit_its_sampler(rvc):
-    pieces = [(int(uid.rsplit("/", 1)[1]), start / 40000, end / 40000)
-              for uid, start, end in pieces_of(rvc)["alice/take1"]]
+    pieces = [(index, start / 40000, end / 40000) for index, start, end in pieces_of(rvc)["alice/take1"]]
     assert all(0.75 <= end - start <= 6.75 for _, start, end in pieces)
     hop, cuts, overlaps = 0.015, [], []
     for (k, _, b), (k2, c, _) in zip(pieces, pieces[1:], strict=False):
@@ -388,8 +389,8 @@ def test_rvc_pieces_are_its_preprocessing_of_the_take(rvc, takes):
     filtered = peer_rules.rvc_highpass(take.astype(np.float64), 40000)
     sos = signal.butter(5, 48, "high", fs=40000, output="sos")
     bound = 10 * np.abs(filtered - signal.sosfilt(sos, take.astype(np.float64))).max() + 1e-4  # the reference's own
-    for uid, start, end in pieces_of(rvc)["alice/take1"]:
-        name = f"alice_take1_{int(uid.rsplit('/', 1)[1])}"
+    for index, start, end in pieces_of(rvc)["alice/take1"]:
+        name = f"alice_take1_{index}"
         gt, rate = sf.read(rvc / "0_gt_wavs" / f"{name}.wav", dtype="float32")
         reference = peer_rules.rvc_normalise(filtered[start:end])
         assert rate == 40000 and gt.shape == reference.shape and np.abs(gt - reference).max() <= bound, name
@@ -417,10 +418,24 @@ def test_rvc_filelist_mute_rows_and_failures(rvc):
         assert len(fields) == 5 and all(Path(p).is_file() for p in fields[:4]) and fields[4] == "0"
     assert sum("/mute/" in row for row in rows) == 2
     assert float(np.abs(sf.read(rvc / "mute" / "0_gt_wavs" / "mute.wav")[0]).max()) == 0.0
+    assert "mute" in done_uids(rvc, "feature")  # the mute rows went through the run: done-lists, resume
     failed = {json.loads(line)["uid"] for line in (rvc / "_failures.jsonl").read_text().splitlines()}
     assert {"alice/silent", "alice/short", "alice/broken"} <= failed
     assert json.loads((rvc / "svcprep_rvc.json").read_text())["data"]["sampling_rate"] == 40000
     assert cli("verify", rvc).exit_code == 0
+
+
+def test_rvc_mute_rows_are_an_entry_of_the_run_that_resumes_like_the_others(tmp_path, takes, content_model, rvc):
+    import shutil
+
+    out = tmp_path / "exp"
+    shutil.copytree(rvc, out)
+    (out / "mute" / "3_feature768" / "mute.npy").unlink()
+    result = run_recipe("rvc", takes, out, content_model)
+    ran = re.search(r"contentvec-768-l12 (\d+)", result.output)
+    assert ran and int(ran.group(1)) == 1, result.output  # only the mute entry: no piece, no second model load
+    for name in ("3_feature768/mute.npy", "0_gt_wavs/mute.wav", "2b-f0nsf/mute.wav.npy"):
+        assert (out / "mute" / name).read_bytes() == (rvc / "mute" / name).read_bytes(), name
 
 
 def test_rvc_settings_that_drop_every_piece_are_a_usage_error(tmp_path, takes, content_model):
@@ -445,7 +460,8 @@ def test_rvc_kill_mid_take_resumes_without_redoing_finished_pieces(tmp_path, tak
     resumed = subprocess.run([sys.executable, "-m", "svcprep", *args], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     ran = re.search(r"contentvec-768-l12 (\d+)", resumed.stdout)
-    assert ran and int(ran.group(1)) == total - len(features_before), resumed.stdout  # finished pieces not redone
+    # every entry not finished before the kill runs once, the mute rows' included; finished pieces are not redone
+    assert ran and int(ran.group(1)) == total + 1 - len(features_before), resumed.stdout
     for path in (out / "3_feature768").glob("*.npy"):
         assert path.read_bytes() == (rvc / "3_feature768" / path.name).read_bytes()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from svcprep.audio.io import Audio
 from svcprep.corpus.scan import CorpusEntry
 from svcprep.ids import EntryId
 
@@ -43,3 +44,12 @@ class Entry:
 def whole(entry: CorpusEntry) -> Entry:
     """A corpus row as an entry of its own."""
     return Entry(EntryId(entry.uid), entry)
+
+
+@dataclass(frozen=True)
+class SyntheticEntry:
+    """An entry a recipe adds that no corpus has (RVC's mute rows): its audio is made, never decoded, goes through
+    no corpus stage, and every view takes it as it is (silence is not normalised)."""
+
+    id: EntryId
+    audio: Audio

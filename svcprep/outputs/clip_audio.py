@@ -15,8 +15,9 @@ class ClipAudio:
     """One clip's audio in every form asked for, each computed once: views, rates, channel layouts, and
     shared products (``product(key, compute)``: e.g. the log-mel that the mel and energy outputs both use)."""
 
-    def __init__(self, id: EntryId, source: Audio, frames: dict[str, int] | None = None) -> None:
+    def __init__(self, id: EntryId, source: Audio, frames: dict[str, int] | None = None, as_is: bool = False) -> None:
         self.id, self.uid, self.source = id, str(id), source
+        self.as_is = as_is  # every view takes the source as it is (an entry made, not decoded)
         self.frames = frames or {}  # rows fixed by files already on disk (file name -> count)
         self._bases: dict[Any, Audio] = {}
         self._audio: dict[AudioRequest, np.ndarray] = {}
@@ -24,7 +25,7 @@ class ClipAudio:
 
     def base(self, view) -> Audio:
         if view not in self._bases:
-            self._bases[view] = view.base(self.source)
+            self._bases[view] = self.source if self.as_is else view.base(self.source)
         return self._bases[view]
 
     def audio(self, request: AudioRequest) -> np.ndarray:

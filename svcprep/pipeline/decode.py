@@ -34,6 +34,7 @@ class WorkItem:
     pending: tuple[str, ...] = ()
     done_pieces: dict[str, frozenset[str]] | None = None
     frames: dict[str, int] = field(default_factory=dict)  # rows fixed by files already on disk
+    made: Audio | None = None  # the audio of a synthetic entry (nothing to decode, no stage, views take it as is)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class DecodedClip:
     # run records them before any of their files is written)
     leaves: list[tuple[EntryId, Span | None]] | None = None
     span: Span | None = None  # a piece's samples [start, end) in the audio the stage that cut it read
+    synthetic: bool = False  # made by a recipe, not from the corpus (not counted as the corpus's work)
     frames: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for --profile
 
@@ -107,6 +109,10 @@ class DecodeDataset:
         started = time.perf_counter()
         entry = item.entry
         whole = EntryId(entry.uid)
+        if item.made is not None:
+            clip = self._clip(whole, entry.path, item.made, item.pending, 0.0, item.frames, as_is=True)
+            clip.synthetic = True
+            return [clip]
         try:
             source = decode(entry.path)
         except CLIP_ERRORS as exc:
@@ -138,9 +144,9 @@ class DecodeDataset:
         return clips
 
     def _clip(self, id: EntryId, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
-              frames: dict[str, int]) -> DecodedClip:
+              frames: dict[str, int], as_is: bool = False) -> DecodedClip:
         clip = DecodedClip(id, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
-        audio = ClipAudio(id, source, frames)
+        audio = ClipAudio(id, source, frames, as_is)
         outputs = self.plan.outputs
         try:
             started = time.perf_counter()

@@ -14,6 +14,7 @@ At the end each recipe writes its dataset-level files (statistics, file lists, c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.io import probe_seconds
-from svcprep.corpus.entries import Entry, whole
+from svcprep.corpus.entries import Entry, SyntheticEntry, whole
 from svcprep.corpus.records import Leaves, StageRecords
 from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of
 from svcprep.corpus.stages import STAGES
@@ -138,6 +139,7 @@ class Pipeline:
             self.contexts.append(RecipeContext(self.corpus, tree, config.device, config.dtype, stages=config.stages))
         self.failed_uids: set[str] = set()
         self.known: dict[str, Leaves] = {}  # with corpus stages: what each corpus entry became (from the records)
+        self.synthetic: list[tuple[int, SyntheticEntry]] = []  # (recipe index, entry) of entries recipes add
         self.batching: tuple[float, int] | None = None
 
     # -- set-up: everything here runs before any model loads ---------------------------------------
@@ -193,10 +195,11 @@ class Pipeline:
             if self.config.overwrite or p.old_record is None or p.old_record.differences(p.record):
                 continue
             done = p.done_list.load()
-            for entry in entries:
-                for leaf in self._leaves(entry):
-                    if str(leaf) in done and all(p.tree.sink.exists(f, leaf) for f in p.record.files):
-                        p.done[str(leaf)] = done[str(leaf)]
+            ids = [leaf for entry in entries for leaf in self._leaves(entry)]
+            ids += [made.id for index, made in self.synthetic if index == p.recipe_index]
+            for id in ids:
+                if str(id) in done and all(p.tree.sink.exists(f, id) for f in p.record.files):
+                    p.done[str(id)] = done[str(id)]
 
     def _work(self, planned: list[_Planned], entries: list[CorpusEntry],
               summary: RunSummary) -> list[tuple[WorkItem, float]]:
@@ -223,7 +226,12 @@ class Pipeline:
                 self._fail(entry.uid, entry.path, "decode", str(exc), self.trees)
         if frames_needed:
             frames = self._frames_on_disk(frames_needed)
-            work = [(WorkItem(i.entry, i.pending, i.done_pieces, frames.get(i.entry.uid, {})), s) for i, s in work]
+            work = [(dataclasses.replace(i, frames=frames.get(i.entry.uid, {})), s) for i, s in work]
+        for index, made in self.synthetic:
+            pending = tuple(p.key for p in planned if p.recipe_index == index and str(made.id) not in p.done)
+            if pending:
+                entry = CorpusEntry(str(made.id), Path(f"{self.config.recipes[index].name}:{made.id}"))
+                work.append((WorkItem(entry, pending, made=made.audio), made.audio.seconds))
         return work
 
     def _frames_on_disk(self, uids: list[str]) -> dict[str, dict[str, int]]:
@@ -269,6 +277,9 @@ class Pipeline:
         c = self.config
         check_device(c.device)
         planned = self._plan_outputs()
+        self.synthetic = [(index, made) for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts,
+                                                                                  strict=True))
+                          for made in recipe.synthetic_entries(ctx)]
         for tree in self.trees:
             _check_writable(tree)
         k, n = c.shard
@@ -349,6 +360,9 @@ class Pipeline:
             record = {"recipe": recipe.name, "outputs": names, **recipe.record_data(ctx)}
             if c.stages is not None:  # verify finds the pieces' ids in these stage records
                 record["stages"] = c.stages.key
+            made = [str(entry.id) for i, entry in self.synthetic if i == index]
+            if made:  # verify checks their files, not whether silence looks like singing
+                record["synthetic"] = made
             ctx.tree.bookkeeping.write_recipe_record(record)
         plan = DecodePlan({p.key: p.output for p in planned},
                           {p.key: (p.output.model.audio,) for p in planned if p.output.model is not None},
@@ -404,7 +418,8 @@ class Pipeline:
             if not clip.pending:
                 summary.skipped += 1
                 continue
-            processed.add(clip.uid)
+            if not clip.synthetic:  # the corpus's work: counted, and its failures compacted
+                processed.add(clip.uid)
             info = clip.info()
             failed: set[str] = set()
             finished: list[tuple[_Planned, dict[str, Any]]] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from svcprep.corpus.entries import Entry
+from svcprep.corpus.entries import Entry, SyntheticEntry
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.extractors.hub import cached_fingerprint
@@ -129,6 +129,11 @@ class Recipe:
 
     def outputs(self, ctx: RecipeContext) -> list:
         raise NotImplementedError
+
+    def synthetic_entries(self, ctx: RecipeContext) -> list[SyntheticEntry]:
+        """Entries this recipe's tree needs that no corpus has (RVC's mute rows), run through its outputs like the
+        others (same models, same files, done-lists and resume)."""
+        return []
 
     def frames_on_disk(self, ctx: RecipeContext, uids: list[str]) -> dict[str, dict[str, int]]:
         """Row counts fixed by files of this root that the run does not rewrite (uid -> file -> rows)."""

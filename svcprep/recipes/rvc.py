@@ -26,6 +26,7 @@ import numpy as np
 from svcprep.audio.io import Audio
 from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
+from svcprep.corpus.entries import SyntheticEntry
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, ConfigError
 from svcprep.ids import EntryId
@@ -41,10 +42,10 @@ from svcprep.recipes.rvc_files import (
     FRAGMENT,
     MUTE,
     MUTE_ID,
+    MUTE_SECONDS,
     check_tree,
     coarse_pitch,
     write_filelist,
-    write_mute,
 )
 from svcprep.recipes.settings import check_choice
 from svcprep.recipes.speakers import safe_name
@@ -199,9 +200,13 @@ class RvcRecipe(ContentRecipe):
                           frames=frames, tolerance=4, file="feature"),
         ]
 
+    def synthetic_entries(self, ctx: RecipeContext) -> list[SyntheticEntry]:
+        """``EXP/mute/...``: silence through the same outputs and models, for the two mute rows of the file list."""
+        return [SyntheticEntry(MUTE_ID, Audio(np.zeros((int(MUTE_SECONDS * self.sample_rate), 1), np.float32),
+                                              self.sample_rate))]
+
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         tree = ctx.tree
-        mute_note = write_mute(tree, outputs, self.sample_rate)
         count = write_filelist(tree, ctx, outputs)
         base = "v1" if self.version == "v1" or self.sample_rate == 40000 else "v2"
         tree.write_dataset_file(FRAGMENT, "json", {
@@ -211,8 +216,6 @@ class RvcRecipe(ContentRecipe):
             "svcprep": {"merge_over": f"configs/{base}/{self.sample_rate // 1000}k.json", "version": self.version}})
         notes = [f"RVC: {count} pieces in {tree.sink.dataset_location(FILELIST)} (+2 mute rows); merge "
                  f"{tree.sink.dataset_location(FRAGMENT)} over RVC's configs/{base}/{self.sample_rate // 1000}k.json"]
-        if mute_note:
-            notes.append(mute_note)
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
         return notes

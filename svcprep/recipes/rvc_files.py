@@ -7,10 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from svcprep.audio.io import Audio
 from svcprep.ids import EntryId
-from svcprep.outputs.base import ClipInfo
-from svcprep.outputs.clip_audio import ClipAudio
 from svcprep.recipes.base import finished_in_all, uid_problems
 
 MIN_PIECE_SECONDS, MAX_PIECE_SECONDS = 0.75, 6.75  # RVC's bucket sampler keeps these
@@ -29,34 +26,6 @@ def coarse_pitch(f0: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(mel, 1, F0_BINS - 1)).astype(np.int64)
 
 
-class _Silence(ClipAudio):
-    """Silence, taken as it is by every view (RVC's mute files are not normalised)."""
-
-    def base(self, view) -> Audio:
-        return self.source
-
-
-def write_mute(tree, outputs: list, sample_rate: int) -> str:
-    """``EXP/mute/...``: silence through the run's own outputs and models (once; kept while present)."""
-    if all(tree.sink.exists(f, MUTE_ID) for output in outputs for f in output.files):
-        return ""
-    clip = _Silence(MUTE_ID, Audio(np.zeros((int(MUTE_SECONDS * sample_rate), 1), np.float32), sample_rate))
-    models: dict[Any, Any] = {}
-    for output in outputs:
-        partial = output.decode(clip)
-        native = None
-        if output.model is not None:
-            key = output.model.resolved.model_key
-            if key not in models:
-                models[key] = output.model.resolved.load()
-            native = models[key].extract([clip.audio(output.model.audio)])[0]
-        info = ClipInfo(MUTE_ID, None, MUTE_SECONDS, {r: clip.length(r) for r in output.frame_requests()})
-        files = output.finish(info, partial, native)
-        for file in output.files:
-            tree.sink.write(file, MUTE_ID, files[file.name])
-    return f"RVC: wrote the mute rows' files under {tree.root / MUTE} (silence through the same models)"
-
-
 def write_filelist(tree, ctx, outputs: list) -> int:
     """One ``gt|feature|2a|2b|speaker id`` row per finished piece (absolute paths), plus the two mute rows."""
     files = {f.name: f for output in outputs for f in output.files}
@@ -68,7 +37,8 @@ def write_filelist(tree, ctx, outputs: list) -> int:
             + f"|{speaker_id}"
 
     rows = [row(ctx.entries[uid].id, ids[ctx.entries[uid].singer]) for uid in complete]
-    rows += [row(MUTE_ID, 0)] * 2
+    if str(MUTE_ID) in tree.done_uids(outputs):
+        rows += [row(MUTE_ID, 0)] * 2
     tree.write_text(FILELIST, "\n".join(rows) + "\n")
     return len(complete)
 
