@@ -57,7 +57,6 @@ def source_grid(
     if extractor and (source_hop or source_sample_rate):
         raise ConfigError("give either --extractor or --source-hop/--source-sample-rate, not both")
     if extractor:
-
         spec = grid_for(extractor, model)
         return spec.name, spec.grid, spec.describe()
     if model is not None:
@@ -75,7 +74,6 @@ def target_grid(preset: str | None, mel_sample_rate: int | None, mel_hop: int | 
     if preset and (mel_sample_rate or mel_hop):
         raise ConfigError("give either --preset or --mel-sample-rate/--mel-hop, not both")
     if preset:
-
         p = load_preset(preset)
         return p.grid, p.time_axis
     if not (mel_sample_rate and mel_hop):

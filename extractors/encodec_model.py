@@ -94,7 +94,6 @@ class EncodecExtractor(BatchExtractor):
 
 def _load_model(spec: ExtractorSpec, path: Path, bandwidth: float):
     if path.is_file():
-
         return load_meta_encodec(path, spec.sample_rate, bandwidth)
     from safetensors import SafetensorError
     from transformers import EncodecModel

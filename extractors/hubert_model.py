@@ -133,7 +133,6 @@ def _load_model(spec: ExtractorSpec, path: Path,
                 trust_remote_code: bool) -> tuple[nn.Module, nn.Linear | None, float | None]:
     """(model, final_proj, input norm eps or None) from a fairseq ``.pt`` or a transformers dir."""
     if path.is_file():
-
         model, final_proj, normalize = load_fairseq_hubert(path)
         return model, final_proj, FAIRSEQ_NORM_EPS if normalize else None
     from safetensors import SafetensorError

@@ -234,7 +234,6 @@ class Slicer:
         rate = s.sample_rate or source.sample_rate
         mono = resample(to_channels(source, 1), source.sample_rate, rate)
         if s.highpass_hz:
-
             if self._response is None or self._response[0] != rate:
                 self._response = (rate, impulse_response(*butter_highpass(5, s.highpass_hz, rate)))
             mono = apply_filter(mono, self._response[1])

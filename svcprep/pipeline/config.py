@@ -91,7 +91,6 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
     else:
         resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
         if not resource.is_file() or "recipe" not in (yaml.safe_load(resource.read_text()) or {}):
-
             raise ConfigError(f"run config {name_or_path!r} is neither a file nor a built-in config "
                               f"({', '.join(builtin_configs())})")
         text, base, label = resource.read_text(), Path.cwd(), name_or_path

@@ -126,7 +126,6 @@ class NeuralTracker:
             parts.sort(key=lambda p: p[0])
             salience = torch.cat([p[1] for p in parts])
             if salience.shape[0] != mels[clip].shape[0]:
-
                 raise FrameCountError(f"{self.spec.name}: {salience.shape[0]} frames for {mels[clip].shape[0]}")
             results.append(salience)
         return results

@@ -177,7 +177,6 @@ class AmphionRecipe(Recipe):
         if self.pitch is not None:
             tracker, sha = None, None
             if self.pitch.on_model_device:
-
                 resolved = ctx.resolve_tracker(self.pitch)
                 tracker = ModelRequest(resolved, AudioRequest(resolved.spec.sample_rate, 1, grid.audio.view))
                 sha = ctx.fingerprint(resolved.path)
