@@ -36,7 +36,7 @@ from svcprep.errors import ConfigError
 from svcprep.pitch.settings import PitchSettings
 from svcprep.plot import plot_utterance
 from svcprep.recipes.amphion import MELS, PITCHES, AmphionRecipe
-from svcprep.recipes.amphion_dataset import write_statistics
+from svcprep.recipes.amphion_files import write_statistics
 from svcprep.recipes.pieces import PiecesRecipe
 from svcprep.store.tree import OutputTree
 from svcprep.verify import describe, verify_root

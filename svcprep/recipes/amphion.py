@@ -31,7 +31,7 @@ from svcprep.outputs.records import FileRecord, FramesRecord
 from svcprep.outputs.spectral import LogMel, MelEnergy, mel_grid
 from svcprep.pitch.amphion_grid import amphion_pitch
 from svcprep.pitch.settings import PitchSettings
-from svcprep.recipes import amphion_dataset
+from svcprep.recipes import amphion_files
 from svcprep.recipes.base import Recipe, RecipeContext
 from svcprep.recipes.settings import (
     SAVE_DTYPES,
@@ -111,7 +111,7 @@ class AmphionRecipe(Recipe):
 
     @classmethod
     def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:
-        return amphion_dataset.verify_statistics(tree, records)
+        return amphion_files.verify_statistics(tree, records)
 
     def __post_init__(self) -> None:
         check_choice("save_dtype", self.save_dtype, SAVE_DTYPES)
@@ -206,10 +206,10 @@ class AmphionRecipe(Recipe):
                 notes.append(f"statistics: {len(missing)} utterance(s) have no mel yet (other shards still "
                               f"running?); run `svcprep stats {ctx.root}` when every shard is done")
             else:
-                notes.append(amphion_dataset.write_statistics(ctx.tree, ctx.corpus, self.preset,
+                notes.append(amphion_files.write_statistics(ctx.tree, ctx.corpus, self.preset,
                                                               pitch=self.pitch is not None).describe())
         if self.fragment:
-            notes.append(amphion_dataset.write_fragment(ctx.tree, self, outputs))
+            notes.append(amphion_files.write_fragment(ctx.tree, self, outputs))
         return notes
 
 

@@ -1,4 +1,5 @@
-"""Amphion's dataset-level files, from the files of a finished output root (read through its sink and bookkeeping).
+"""Amphion's dataset-level files, from the files of a finished output root (read through its sink and bookkeeping):
+the helper module of the Amphion recipe.
 
 - ``mel_min_max_stats/mel_{min,max}.npy``: per mel bin, the min / max over every frame of every uid.
 - ``pitches/statistics.json``: per ``"<dataset>_<singer>"``, ``voiced_positions`` (F0 != 0) and
