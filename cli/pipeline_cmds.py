@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -52,8 +54,20 @@ def parse_options(items: list[str]) -> dict[str, dict]:
         name, dot, option = key.partition(".")
         if not dot:
             raise ConfigError(f"--set {key}: expected NAME.OPTION=VALUE, e.g. contentvec.layer=9 or pitch.method=fcpe")
-        options.setdefault(name, {})[option] = yaml.safe_load(value)
+        options.setdefault(name, {})[option] = scalar(yaml.safe_load(value))
     return options
+
+
+def scalar(value: Any) -> Any:
+    """A ``--set`` value as YAML read it, with a number written with an exponent (``1e-3``, which YAML 1.1 reads
+    as text) taken as the number it is."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
 
 
 def device_commands(argv: list[str], devices: str, shard: tuple[int, int]) -> list[list[str]]:

@@ -19,6 +19,7 @@ settings that drop others.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,30 @@ PRESETS = {
 }
 
 
+# name -> (lowest, highest, None allowed): what a slicer can work with; a take is hours long at most.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "threshold_db": (-200.0, 0.0, False),
+    "min_length_ms": (0.0, 3_600_000.0, False),
+    "min_interval_ms": (0.0, 3_600_000.0, False),
+    "hop_ms": (1.0, 1000.0, False),
+    "max_sil_kept_ms": (0.0, 3_600_000.0, False),
+    "piece_seconds": (0.1, 3600.0, True),
+    "overlap_seconds": (0.0, 3600.0, False),
+    "max_peak": (0.0, 1e6, True),
+    "highpass_hz": (0.0, 24_000.0, True),
+    "min_piece_seconds": (0.0, 3600.0, False),
+    "max_piece_seconds": (0.0, 3600.0, True),
+    "sample_rate": (1000, 384_000, True),
+}
+POSITIVE = {"min_length_ms", "min_interval_ms", "max_sil_kept_ms", "max_peak", "highpass_hz", "max_piece_seconds"}
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: scalars as they are, anything else by its type (it may be huge)."""
+    return repr(value) if isinstance(value, str | int | float | type(None)) and len(repr(value)) < 60 else \
+        f"a {type(value).__name__}"
+
+
 @dataclass(frozen=True)
 class SliceSettings:
     threshold_db: float = -40.0
@@ -55,18 +80,28 @@ class SliceSettings:
     sample_rate: int | None = None  # None: the take's own rate
 
     def __post_init__(self) -> None:
-        for name in ("min_length_ms", "min_interval_ms", "hop_ms", "max_sil_kept_ms"):
+        for name, (low, high, optional) in BOUNDS.items():  # types and bounds first: nothing else reads a value
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"slice.{name} must be a positive number, got {value!r}", "slice")
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"slice.{name} must be a number, got {_shown(value)}", "slice")
+            if not low <= value <= high or (name in POSITIVE and value <= 0):
+                bound = f"in ({low:g}, {high:g}]" if name in POSITIVE else f"in [{low:g}, {high:g}]"
+                raise ConfigError(f"slice.{name} = {value:g} is not {bound}", "slice")
+        if self.sample_rate is not None and not isinstance(self.sample_rate, int):
+            raise ConfigError(f"slice.sample_rate must be an integer, got {self.sample_rate!r}", "slice")
+        if self.highpass_hz is not None and self.sample_rate is not None and self.highpass_hz >= self.sample_rate / 2:
+            raise ConfigError(f"slice.highpass_hz = {self.highpass_hz:g} is not below half the slicing rate "
+                              f"({self.sample_rate} Hz)", "slice")
+        if self.max_piece_seconds is not None and self.min_piece_seconds > self.max_piece_seconds:
+            raise ConfigError("slice: need min_piece_seconds <= max_piece_seconds", "slice")
         if not self.min_length_ms >= self.min_interval_ms >= self.hop_ms:
             raise ConfigError("slice: need min_length_ms >= min_interval_ms >= hop_ms", "slice")
         if self.max_sil_kept_ms < self.hop_ms:
             raise ConfigError("slice: need max_sil_kept_ms >= hop_ms", "slice")
         if self.piece_seconds is not None and not 0 <= self.overlap_seconds < self.piece_seconds:
             raise ConfigError("slice: need 0 <= overlap_seconds < piece_seconds", "slice")
-        if self.sample_rate is not None and (not isinstance(self.sample_rate, int) or self.sample_rate <= 0):
-            raise ConfigError(f"slice.sample_rate must be a positive integer, got {self.sample_rate!r}", "slice")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,19 +123,20 @@ def slice_settings_from(value: Any, overrides: dict[str, Any] | None = None) -> 
         base = value.to_dict()
     elif isinstance(value, str):
         if value not in PRESETS:
-            raise ConfigError(f"unknown slice preset {value!r}; choose {', '.join(PRESETS)} or give settings", "slice")
+            raise ConfigError(f"unknown slice preset {_shown(value)}; choose {', '.join(PRESETS)} or give settings",
+                              "slice")
         base = {**SliceSettings().to_dict(), **PRESETS[value]}
     elif isinstance(value, dict):
         preset = value.get("preset")
-        base = {**SliceSettings().to_dict(), **(PRESETS.get(preset, {}) if preset else {})}
-        if preset and preset not in PRESETS:
-            raise ConfigError(f"unknown slice preset {preset!r}; choose {', '.join(PRESETS)}", "slice")
+        if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
+            raise ConfigError(f"unknown slice preset {_shown(preset)}; choose {', '.join(PRESETS)}", "slice")
+        base = {**SliceSettings().to_dict(), **(PRESETS[preset] if preset else {})}
         base.update({k: v for k, v in value.items() if k != "preset"})
     else:
-        raise ConfigError(f"slice must be a preset name or a mapping, got {value!r}", "slice")
+        raise ConfigError(f"slice must be a preset name or a mapping, got {_shown(value)}", "slice")
     base.update(overrides or {})
     fields = {f.name for f in dataclasses.fields(SliceSettings)}
-    unknown = sorted(set(base) - fields)
+    unknown = sorted(map(str, set(base) - fields))
     if unknown:
         raise ConfigError(f"slice: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}", "slice")
     return SliceSettings(**base)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from svcprep.audio.io import AUDIO_EXTENSIONS
 from svcprep.errors import ConfigError
+from svcprep.store.bookkeeping import BOOKKEEPING
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,13 @@ def printable(path: Path | str) -> str:
     return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
-def _from_directory(root: Path) -> tuple[list[CorpusEntry], list[tuple[str, str]]]:
+def _from_directory(root: Path, outside: tuple[Path, ...] = ()) -> tuple[list[CorpusEntry], list[tuple[str, str]]]:
     """Audio files below ``root``; unreadable dirs, names that are not UTF-8 and non-regular files are rejected
-    (reported, never silently skipped). A broken symlink is kept: it fails at decode and is reported."""
+    (reported, never silently skipped). A broken symlink is kept: it fails at decode and is reported. The dirs in
+    ``outside`` (this run's output dir) and every svcprep output root below ``root`` (a dir with svcprep's
+    bookkeeping) are left out: outputs are never read back as audio."""
     entries, rejected = [], []
+    left_out = {os.path.realpath(path) for path in outside}
 
     def unreadable(error: OSError) -> None:
         rejected.append((printable(error.filename or root), f"unreadable directory ({error.strerror}); its files "
@@ -88,7 +92,8 @@ def _from_directory(root: Path) -> tuple[list[CorpusEntry], list[tuple[str, str]
             dirs.clear()
             continue
         seen.add(real)
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(directory, d)) not in left_out
+                         and not os.path.isdir(os.path.join(directory, d, BOOKKEEPING)))
         for name in sorted(files):
             path = Path(directory) / name
             if path.suffix.lower() not in AUDIO_EXTENSIONS or name.startswith("."):
@@ -151,9 +156,10 @@ def _from_manifest(path: Path) -> list[CorpusEntry]:
     return entries
 
 
-def load_corpus(source: Path) -> Corpus:
+def load_corpus(source: Path, outside: tuple[Path, ...] = ()) -> Corpus:
     """Recognise the corpus kind: a ``.jsonl``/``.csv`` manifest, a dir with ``train.json``/``test.json``
-    (Amphion), or any other dir (audio files, recursive)."""
+    (Amphion), or any other dir (audio files, recursive; the dirs in ``outside`` and svcprep output roots left
+    out)."""
     rejected: list[tuple[str, str]] = []
     if source.is_file() and source.suffix in (".jsonl", ".csv"):
         kind, entries = "manifest", _from_manifest(source)
@@ -161,7 +167,7 @@ def load_corpus(source: Path) -> Corpus:
         kind, entries = "amphion", _from_amphion(source)
     elif source.is_dir():
         kind = "directory"
-        entries, rejected = _from_directory(source)
+        entries, rejected = _from_directory(source, outside)
     else:
         raise ConfigError(
             f"corpus {source}: expected an audio directory, an Amphion dataset dir or a .jsonl/.csv manifest")

@@ -15,6 +15,7 @@ At the end each recipe writes its dataset-level files (statistics, file lists, c
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -123,11 +124,14 @@ class Pipeline:
         self.config = config
         self.profile = StageTimes()
         with self.profile.stage("scan"):
-            self.corpus = load_corpus(config.corpus)
+            self.corpus = load_corpus(config.corpus, outside=(config.out,) if config.out else ())
         out = config.out or self.corpus.default_out
         if out is None:
             raise ConfigError("required for an audio directory or a manifest", "out")
         self.out = Path(out)
+        if self.corpus.kind == "directory" and self.out.resolve() == self.corpus.root.resolve():
+            raise ConfigError(f"{out} is the corpus dir: its outputs would be read back as audio on the next run; "
+                              "write them to another dir", "out")
         k, n = config.shard
         self.shard_label = f"shard-{k}-of-{n}"
         labels = config.recipe_labels
@@ -152,6 +156,9 @@ class Pipeline:
                 if output_check is not None:
                     output_check()
                 record = output.record()
+                if self.config.stages is not None:  # the stages decide the entries: other stages, other files
+                    stages = json.loads(json.dumps(self.config.stages.settings()))
+                    record = dataclasses.replace(record, settings={**record.settings, "stages": stages})
                 old = ctx.tree.bookkeeping.check_output(record, overwrite=self.config.overwrite)
                 planned.append(_Planned(f"{index}:{output.name}", output, index, ctx.tree, record, old))
         owners = {(p.recipe_index, f.name): p.key for p in planned for f in p.record.files}

@@ -30,6 +30,9 @@ def recipe_from_dict(data: dict[str, Any], base: Path, *, model_paths: dict[str,
                      source: str) -> Any:
     """The recipe a run config describes (``recipe:``; default ``amphion``), its settings checked."""
     name = data.get("recipe", "amphion")
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: recipe must be a name ({', '.join(RECIPES)}), got a {type(name).__name__}",
+                          "config")
     if name not in RECIPES:
         close = difflib.get_close_matches(str(name), list(RECIPES), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""

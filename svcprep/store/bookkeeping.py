@@ -113,8 +113,7 @@ class Bookkeeping:
                 return None
             raise
         if old is not None and old.differences(record) and not overwrite:
-            details = "; ".join(f"{k}: {old.to_dict().get(k)!r} -> {record.to_dict().get(k)!r}"
-                                for k in old.differences(record)[:4])
+            details = "; ".join(changes(old.to_dict(), record.to_dict())[:4])
             raise OutputConflictError(f"{self.root / record.output} holds outputs made with other settings "
                                       f"({details}); use another --out, or --overwrite to redo them")
         return old
@@ -255,3 +254,20 @@ class FailureLog:
                 self.path.unlink()
                 return
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in kept))
+
+
+def changes(old: Any, new: Any, where: str = "") -> list[str]:
+    """``key.sub: old -> new`` for each leaf value that differs (the svcprep version aside), for messages."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new) - {"svcprep_version"}, key=str)
+        return [c for k in keys if old.get(k) != new.get(k) for c in changes(old.get(k), new.get(k),
+                                                                              f"{where}.{k}" if where else str(k))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [c for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b
+                for c in changes(a, b, f"{where}[{i}]")]
+
+    def short(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return [f"{where}: {short(old)} -> {short(new)}"]

@@ -1,0 +1,117 @@
+"""A tree follows its corpus and its settings: outputs are never read back as audio, a source replaced under its
+name is redone, other slicing settings are refused (or redone whole with --overwrite), and settings that cannot
+work are usage errors before anything is written."""
+
+import json
+
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from svcprep.cli.main import app
+from svcprep.demo.synthetic import known_pitch_clip, write_corpus
+from tests.conftest import done_uids
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    root = tmp_path / "in"
+    write_corpus(root)
+    return root
+
+
+def corpus_uids(root):
+    return {p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*") if p.suffix in (".wav", ".flac",
+                                                                                                   ".ogg")}
+
+
+def test_an_output_dir_inside_the_corpus_is_never_read_back_as_audio(corpus, tmp_path):
+    uids = corpus_uids(corpus)
+    out = corpus / "sovits_out"
+    for _ in range(2):
+        result = cli("slice", corpus, "--out", out, "--preset", "openvpi")
+        assert result.exit_code in (0, 1), result.output
+    sources = {json.loads(line)["source"] for line in (out / "pieces.jsonl").read_text().splitlines()}
+    assert sources and all(str(out) not in source for source in sources)
+    assert {json.loads(line)["uid"].rsplit("/", 1)[0] for line in (out / "pieces.jsonl").read_text().splitlines()} \
+        <= uids
+    # another svcprep output root inside the corpus (an earlier run's) is left out too
+    result = cli("mel", corpus, "--out", tmp_path / "mels")
+    assert result.exit_code == 0, result.output
+    assert done_uids(tmp_path / "mels", "mels") == uids
+
+
+def test_the_corpus_dir_itself_as_the_output_dir_is_a_usage_error(corpus):
+    result = cli("slice", corpus, "--out", corpus, "--preset", "openvpi")
+    assert result.exit_code == 2 and "is the corpus dir" in result.output, result.output
+    assert not (corpus / ".svcprep").exists() and not (corpus / "pieces").exists()
+
+
+def write_take(path, seconds, seed=3):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, known_pitch_clip(16000, seconds, ((seconds / 3, seconds / 3 + 1.0),), seed=seed), 16000)
+
+
+def test_other_slicing_settings_are_refused_before_anything_is_written(tmp_path):
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 14.0)
+    out = tmp_path / "s"
+    first = cli("slice", tmp_path / "takes", "--out", out, "--preset", "openvpi")
+    assert first.exit_code == 0, first.output
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = cli("slice", tmp_path / "takes", "--out", out, "--preset", "openvpi", "--set", "slice.min_length_ms=8000")
+    assert result.exit_code == 2 and "stages[0].min_length_ms: 5000 -> 8000" in result.output, result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("slice.threshold_db=abc", "slice.threshold_db must be a number, got 'abc'"),
+    ("slice.piece_seconds=1e-9", "slice.piece_seconds = 1e-09 is not in [0.1, 3600]"),
+    ("slice.sample_rate=2000000000", "slice.sample_rate = 2e+09 is not in [1000, 384000]"),
+    ("slice.hop_ms=0.001", "slice.hop_ms = 0.001 is not in [1, 1000]"),
+    ("slice.highpass_hz=30000", "slice.highpass_hz = 30000 is not in (0, 24000]"),
+    ("slice.max_peak=-1", "slice.max_peak = -1 is not in (0, 1e+06]"),
+    ("slice.min_piece_seconds=5", "need min_piece_seconds <= max_piece_seconds"),
+])
+def test_slicing_settings_out_of_bounds_are_usage_errors_before_any_audio_is_read(tmp_path, setting, expected):
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 4.0)
+    extra = ["--set", "slice.max_piece_seconds=2"] if "min_piece" in setting else []
+    result = cli("slice", tmp_path / "takes", "--out", tmp_path / "s", "--set", setting, *extra)
+    assert result.exit_code == 2 and expected in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_yaml_alias_bomb_in_a_slicing_setting_is_refused_at_once(tmp_path):
+    import time
+
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 4.0)
+    levels = ["    - &a [x, x, x, x, x, x, x, x, x, x]\n"]  # each level ten times the last: 10**9 leaves
+    for i in range(8):
+        below = chr(97 + i)
+        levels.append(f"    - &{chr(98 + i)} [{', '.join([f'*{below}'] * 10)}]\n")
+    config = tmp_path / "bomb.yaml"
+    config.write_text(f"recipe: pieces\ncorpus: {tmp_path / 'takes'}\nout: {tmp_path / 's'}\nslice:\n"
+                      "  threshold_db:\n" + "".join(levels))
+    started = time.monotonic()
+    result = cli("run", "-c", config)
+    assert result.exit_code == 2 and "slice.threshold_db must be a number, got a list" in result.output, result.output
+    assert time.monotonic() - started < 30 and not (tmp_path / "s").exists()
+
+
+def test_numbers_with_an_exponent_and_odd_recipe_values_are_read_or_refused_in_one_line(tmp_path):
+    from svcprep.cli.pipeline_cmds import parse_options
+
+    assert parse_options(["pitch.threshold=1e-3", "slice.piece_seconds=2.5", "x.name=abc", "x.n=inf"]) == {
+        "pitch": {"threshold": 0.001}, "slice": {"piece_seconds": 2.5}, "x": {"name": "abc", "n": "inf"}}
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 4.0)
+    for value in ("[so-vits-svc]", "{a: 1}"):
+        config = tmp_path / "c.yaml"
+        config.write_text(f"recipe: {value}\ncorpus: {tmp_path / 'takes'}\nout: {tmp_path / 'o'}\n")
+        result = cli("run", "-c", config)
+        assert result.exit_code == 2 and "recipe must be a name" in result.output, result.output
+        assert "Traceback" not in result.output and not (tmp_path / "o").exists()
