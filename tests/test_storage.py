@@ -9,6 +9,7 @@ import pytest
 
 from svcprep.errors import OutputConflictError
 from svcprep.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
+from svcprep.ids import EntryId
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.pipeline.runner import _Progress
 from svcprep.store.bookkeeping import Bookkeeping, FailureLog, SettingsChangedError
@@ -60,17 +61,17 @@ def test_failure_log_ignores_a_cut_last_line_and_keeps_the_latest_reason(tmp_pat
 
 
 def test_the_sink_writes_through_the_naming_and_done_entries_carry_the_file_hash(tmp_path):
-    sink, bookkeeping = FileSink(tmp_path), Bookkeeping(tmp_path)
-    digest = sink.write(MEL, "s/x", np.ones((2, 3), np.float32))
-    assert (tmp_path / "mels" / "s" / "x.npy").is_file() and sink.uids(MEL) == {"s/x"}
-    assert sink.header(MEL, "s/x") == ((2, 3), "float32") and sink.sha256(MEL, "s/x") == digest
+    sink, bookkeeping, uid = FileSink(tmp_path), Bookkeeping(tmp_path), EntryId("s/x")
+    digest = sink.write(MEL, uid, np.ones((2, 3), np.float32))
+    assert (tmp_path / "mels" / "s" / "x.npy").is_file() and sink.uids(MEL) == {uid}
+    assert sink.header(MEL, uid) == ((2, 3), "float32") and sink.sha256(MEL, uid) == digest
     rec = record(a=1)
     bookkeeping.commit_output(rec, bookkeeping.check_output(rec, overwrite=False))
     done = bookkeeping.done_list(rec, "shard-0-of-1")
     done.append(DoneEntry("s/x", {"mels": digest}))
     assert bookkeeping.done_list(rec, "other").load()["s/x"].sha256 == {"mels": digest}
     with pytest.raises(Exception, match="outside"):
-        sink.write(MEL, "../escape", np.ones(1, np.float32))
+        sink.write(MEL, EntryId("../escape"), np.ones(1, np.float32))
     with pytest.raises(Exception, match="outside"):
         sink.write_text("../escape.txt", "x")
     assert not (tmp_path.parent / "escape.npy").exists() and not (tmp_path.parent / "escape.txt").exists()

@@ -160,7 +160,7 @@ class AmphionRecipe(Recipe):
         differing = sorted(k for k in ours if k != "name" and ours[k] != theirs.get(k))
         if differing:
             raise ConfigError(
-                f"{ctx.root / MELS} was made with preset {theirs.get('name')!r} ({theirs.get('sample_rate')} Hz, "
+                f"{ctx.tree.root / MELS} was made with preset {theirs.get('name')!r} ({theirs.get('sample_rate')} Hz, "
                 f"hop {theirs.get('hop_length')}); this run uses {ours['name']!r} ({ours['sample_rate']} Hz, hop "
                 f"{ours['hop_length']}), differing in {', '.join(differing)}: pass the preset the mels were made "
                 "with, or redo the mels (svcprep mel --overwrite)", "preset")
@@ -204,7 +204,7 @@ class AmphionRecipe(Recipe):
             missing = [e.uid for e in ctx.corpus.entries if not ctx.sink.exists(self.mel_file, ctx.tree.id_of(e.uid))]
             if missing and not set(missing) <= ctx.failed_uids:
                 notes.append(f"statistics: {len(missing)} utterance(s) have no mel yet (other shards still "
-                              f"running?); run `svcprep stats {ctx.root}` when every shard is done")
+                              f"running?); run `svcprep stats {ctx.tree.root}` when every shard is done")
             else:
                 notes.append(amphion_files.write_statistics(ctx.tree, ctx.corpus, self.preset,
                                                               pitch=self.pitch is not None).describe())
