@@ -10,23 +10,30 @@ from svcprep.cli.dataset_cmds import pitch, plot, slice_takes, stats, verify
 from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
 
+ABOUT = ("Prepare singing-voice-conversion training data: mels, content features and pitch on each model's exact "
+         "frame grid, written as the trees Amphion, so-vits-svc, DDSP-SVC and RVC read.")
 app = typer.Typer(
     name="svcprep",
-    help="Content features for singing-voice-conversion training, aligned to the exact mel frame grid.",
+    help=ABOUT,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command()(hops)
-app.command()(align)
-app.command()(mel)
-app.command()(extract)
-app.command()(run)
-app.command()(pitch)
-app.command()(stats)
-app.command()(verify)
-app.command()(plot)
-app.command(name="slice")(slice_takes)
+# One line each in `svcprep --help`; each command's own --help says the rest.
+COMMANDS = {
+    "run": (run, "Trainers' trees (Amphion, so-vits-svc, DDSP-SVC, RVC) in one pass."),
+    "mel": (mel, "Log-mels (and energy) on a preset's grid."),
+    "extract": (extract, "Content features (Whisper, ContentVec, ...) aligned to the mels."),
+    "pitch": (pitch, "F0 and voicing on the mel frames (parselmouth, WORLD, FCPE, RMVPE)."),
+    "slice": (slice_takes, "Cut long takes at their silences into pieces and a manifest."),
+    "stats": (stats, "Amphion's dataset statistics from finished mels and pitch."),
+    "verify": (verify, "Check an output tree against its records and each trainer's rules."),
+    "plot": (plot, "Draw one utterance's mel, F0 and features on one frame axis."),
+    "hops": (hops, "A model's frame hop, related exactly to the mel grid."),
+    "align": (align, "Align feature files you already have to their mels' frame counts."),
+}
+for name, (command, summary) in COMMANDS.items():
+    app.command(name=name, short_help=summary)(command)
 
 
 def _version(value: bool) -> None:
@@ -39,7 +46,8 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    """Content features for singing-voice-conversion training, aligned to the exact mel frame grid."""
+    """Prepare singing-voice-conversion training data: mels, content features and pitch on each model's exact
+    frame grid, written as the trees Amphion, so-vits-svc, DDSP-SVC and RVC read."""
 
 
 def main() -> None:

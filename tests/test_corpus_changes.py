@@ -115,3 +115,39 @@ def test_numbers_with_an_exponent_and_odd_recipe_values_are_read_or_refused_in_o
         result = cli("run", "-c", config)
         assert result.exit_code == 2 and "recipe must be a name" in result.output, result.output
         assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_the_top_level_help_says_what_the_tool_is_in_one_line_per_command():
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "svcprep", "--help"], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0 and "Amphion, so-vits-svc, DDSP-SVC and RVC read" in " ".join(proc.stdout.split())
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│ ") and not line.startswith("│ --")]
+    commands = ("run", "mel", "extract", "pitch", "slice", "stats", "verify", "plot", "hops", "align")
+    assert [row.split()[1] for row in rows] == list(commands), proc.stdout  # one line each, no wrapped paragraph
+    assert "aligned to the exact mel frame grid" not in proc.stdout and "sha256" not in proc.stdout
+
+
+def test_an_rvc_output_dir_with_a_bar_is_refused_before_any_model_loads(tmp_path):
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 4.0)
+    out = tmp_path / "exp|1"
+    result = cli("run", "-c", "rvc", "--corpus", tmp_path / "takes", "--out", out, "--model",
+                 f"contentvec={tmp_path / 'no-such-model.pt'}")
+    assert result.exit_code == 2 and "separates its fields with '|'" in result.output, result.output
+    assert not out.exists()
+
+
+def test_rvc_file_stems_that_clash_are_named(tmp_path):
+    from svcprep.corpus.scan import load_corpus
+    from svcprep.errors import ConfigError
+    from svcprep.recipes.rvc import rvc_stems
+
+    for name in ("alice/take_1.wav", "alice_take/1.wav", "bob/t2.wav"):
+        write_take(tmp_path / "c" / name, 2.0)
+    with pytest.raises(ConfigError, match="'alice/take_1' and 'alice_take/1' would share the file stem"):
+        rvc_stems(load_corpus(tmp_path / "c"))
+    (tmp_path / "c" / "alice_take" / "1.wav").unlink()
+    assert rvc_stems(load_corpus(tmp_path / "c")) == {"alice/take_1": "alice_take_1", "bob/t2": "bob_t2"}

@@ -120,11 +120,13 @@ class RvcNaming(Naming):
 
 
 def rvc_stems(corpus) -> dict[str, str]:
+    """uid -> file stem (``/`` as ``_``, unsafe characters as ``_``); two uids with one stem are a usage error."""
     stems: dict[str, str] = {}
+    owners: dict[str, str] = {}
     for entry in corpus.entries:
         stem = safe_name(entry.uid.replace("/", "_"))
-        clash = next((uid for uid, s in stems.items() if s == stem), None)
-        if clash is not None:
+        clash = owners.setdefault(stem, entry.uid)
+        if clash != entry.uid:
             raise ConfigError(f"rvc: {clash!r} and {entry.uid!r} would share the file stem {stem!r}; rename one",
                               "corpus")
         stems[entry.uid] = stem
@@ -169,6 +171,9 @@ class RvcRecipe(ContentRecipe):
         return check_tree(tree, records, data)
 
     def check(self, ctx: RecipeContext) -> None:
+        if "|" in str(ctx.tree.root.resolve()):
+            raise ConfigError(f"{ctx.tree.root}: RVC's file list separates its fields with '|', so no path in it may "
+                              "hold one; choose an output dir without '|'", "out")
         stage = ctx.stages.find("slice") if ctx.stages is not None else None
         if stage is None:
             raise ConfigError("rvc trains on pieces of at most 6.75 s: keep slicing on (slice: rvc)", "slice")
