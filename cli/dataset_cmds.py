@@ -33,6 +33,7 @@ from svcprep.corpus.scan import load_corpus
 from svcprep.corpus.slicing import SliceStage
 from svcprep.corpus.stages import StageChain
 from svcprep.errors import ConfigError
+from svcprep.pitch.registry import TRACKERS
 from svcprep.pitch.settings import PitchSettings
 from svcprep.plot import plot_utterance
 from svcprep.recipes.amphion import MELS, PITCHES, AmphionRecipe
@@ -76,8 +77,12 @@ def pitch(
     optional extra: pip install 'svcprep[pitch]'. Exit code: 0 all done, 1 some failed, 2 usage/config error.
     """
 
-    if model is not None and not Path(model).expanduser().exists():
-        raise ConfigError(f"{model} does not exist", "model")
+    if model is not None:  # NAME=PATH as `run` takes it, or the path alone
+        name, equals, path = model.partition("=")
+        if equals and name in TRACKERS:
+            if name != method:
+                raise ConfigError(f"--model {model}: a {name} checkpoint, but --method is {method}", "model")
+            model = path
     settings = PitchSettings(method=method, f0_min=f0_min, f0_max=f0_max, grid=grid, threshold=threshold,
                              model=str(Path(model).expanduser().resolve()) if model else None)
     recipe = AmphionRecipe(preset=load_preset(preset), mels=False, pitch=settings)

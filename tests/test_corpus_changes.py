@@ -151,3 +151,43 @@ def test_rvc_file_stems_that_clash_are_named(tmp_path):
         rvc_stems(load_corpus(tmp_path / "c"))
     (tmp_path / "c" / "alice_take" / "1.wav").unlink()
     assert rvc_stems(load_corpus(tmp_path / "c")) == {"alice/take_1": "alice_take_1", "bob/t2": "bob_t2"}
+
+
+def test_verify_of_a_multi_recipe_sliced_run_checks_each_subtree(tmp_path):
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 14.0)
+    for label in ("first", "second"):
+        (tmp_path / f"{label}.yaml").write_text("recipe: pieces\nslice: openvpi\n")
+    out = tmp_path / "out"
+    result = cli("run", "-c", tmp_path / "first.yaml", "-c", tmp_path / "second.yaml", "--corpus", tmp_path / "takes",
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    assert not (out / ".svcprep").exists()  # every record lives in its own tree
+    checked = cli("verify", out)
+    assert checked.exit_code == 0 and "first/pieces" in checked.output and "second/pieces" in checked.output, \
+        checked.output
+
+
+def test_messages_name_what_is_wrong(tmp_path):
+    import os
+
+    write_take(tmp_path / "takes" / "alice" / "t1.wav", 6.0)
+    (tmp_path / "dir.pt").mkdir()
+    fifo = tmp_path / "fifo.pt"
+    os.mkfifo(fifo)
+    for model, expected in ((tmp_path / "dir.pt", "is a directory"), (fifo, "is not a regular file"),
+                            (tmp_path / "none.pt", "does not exist")):
+        for args in (["pitch", tmp_path / "takes", "--out", tmp_path / "p", "--method", "rmvpe", "--model",
+                      f"rmvpe={model}"], ["pitch", tmp_path / "takes", "--out", tmp_path / "p", "--method", "rmvpe",
+                                          "--model", model]):
+            result = cli(*args)  # NAME=PATH, as `run` takes it, or the path alone
+            assert result.exit_code == 2 and f"checkpoint {model} {expected}" in result.output, result.output
+    assert not (tmp_path / "p").exists()
+    # a take peaking at 4 is too loud for RVC's max_peak, not silent
+    loud = tmp_path / "loud" / "alice" / "t1.wav"
+    loud.parent.mkdir(parents=True)
+    samples, rate = sf.read(tmp_path / "takes" / "alice" / "t1.wav")
+    sf.write(loud, samples / abs(samples).max() * 4.0, rate, subtype="FLOAT")
+    result = cli("slice", loud.parent.parent, "--out", tmp_path / "s", "--preset", "rvc")
+    assert result.exit_code == 1, result.output
+    failure = json.loads((tmp_path / "s" / "_failures.jsonl").read_text().splitlines()[0])
+    assert failure["stage"] == "slice" and "peaks above slice.max_peak 2.5" in failure["reason"], failure

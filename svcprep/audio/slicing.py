@@ -250,6 +250,10 @@ def fixed_pieces(begin: int, end: int, settings: SliceSettings, sample_rate: int
             return pieces
 
 
+class NothingKept(ValueError):
+    """A take with parts to cut, every one of them dropped (too loud, too short or too long)."""
+
+
 @dataclass
 class Piece:
     index: int  # among every piece of the take, dropped ones counted (so indices never shift)
@@ -291,6 +295,21 @@ class Slicer:
         return spans
 
     def pieces(self, source: Audio) -> list[Piece]:
+        """The kept pieces; :class:`NothingKept` (saying why) when the take has parts but every one is dropped."""
         audio = self.prepare(source)
-        return [Piece(k, Audio(audio.samples[a:b].copy(), audio.sample_rate), a, b)
-                for k, (a, b, kept) in enumerate(self.spans(audio)) if kept]
+        spans = self.spans(audio)
+        pieces = [Piece(k, Audio(audio.samples[a:b].copy(), audio.sample_rate), a, b)
+                  for k, (a, b, kept) in enumerate(spans) if kept]
+        if spans and not pieces:
+            raise NothingKept(self.why_dropped(audio, spans))
+        return pieces
+
+    def why_dropped(self, audio: Audio, spans: list[tuple[int, int, bool]]) -> str:
+        s, rate, mono = self.settings, audio.sample_rate, audio.samples[:, 0]
+        peak = max(float(np.max(np.abs(mono[a:b]))) for a, b, _ in spans)
+        if s.max_peak is not None and peak > s.max_peak:
+            return (f"every piece peaks above slice.max_peak {s.max_peak:g} (the loudest at {peak:.3g}): the take is "
+                    "clipped or not normalised; lower its gain, or raise slice.max_peak")
+        longest = max(b - a for a, b, _ in spans) / rate
+        return (f"every piece is outside [{s.min_piece_seconds:g}, {s.max_piece_seconds or float('inf'):g}] s "
+                f"(the longest is {longest:.2f} s); change slice.min_piece_seconds / max_piece_seconds")

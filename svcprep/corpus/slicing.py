@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from svcprep.audio.io import Audio
-from svcprep.audio.slicing import Slicer, SliceSettings, slice_settings_from
-from svcprep.corpus.stages import CorpusStage, Cut
+from svcprep.audio.slicing import NothingKept, Slicer, SliceSettings, slice_settings_from
+from svcprep.corpus.stages import CorpusStage, Cut, StageFailure
 
 
 class SliceStage(CorpusStage):
@@ -22,7 +22,11 @@ class SliceStage(CorpusStage):
         return self.slice_settings.to_dict()
 
     def apply(self, audio: Audio) -> list[Cut]:
-        return [Cut(piece.index, piece.audio, piece.start, piece.end) for piece in self._slicer.pieces(audio)]
+        try:
+            pieces = self._slicer.pieces(audio)
+        except NothingKept as exc:
+            raise StageFailure(self.name, f"no piece: {exc}", kept_nothing=True) from exc
+        return [Cut(piece.index, piece.audio, piece.start, piece.end) for piece in pieces]
 
 
 def slice_stage(value: Any, overrides: dict[str, Any]) -> SliceStage:

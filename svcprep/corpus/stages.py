@@ -110,6 +110,8 @@ class StageChain:
                 item = items.pop(0)
                 try:
                     cuts = stage.apply(item.audio)
+                except StageFailure:
+                    raise
                 except ENTRY_ERRORS as exc:
                     raise StageFailure(stage.name, str(exc) or type(exc).__name__) from exc
                 for cut in cuts:

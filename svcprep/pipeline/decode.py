@@ -148,21 +148,22 @@ class DecodeDataset:
         clip = DecodedClip(id, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
         audio = ClipAudio(id, source, frames, as_is)
         outputs = self.plan.outputs
-        try:
-            started = time.perf_counter()
-            for name in pending:
+        started = time.perf_counter()
+        for name in pending:  # an audio form one output cannot have (its view of a silent clip) fails that output only
+            try:
                 for request in self.plan.model_inputs.get(name, ()):
-                    clip.model_audio[request] = audio.audio(request)
+                    if request not in clip.model_audio:
+                        clip.model_audio[request] = audio.audio(request)
                 for request in outputs[name].audio_requests():
                     audio.audio(request)
                 for request in outputs[name].frame_requests():
                     clip.num_samples[request] = audio.length(request)
-            clip.timings["resample"] = time.perf_counter() - started
-        except CLIP_ERRORS as exc:
-            clip.error = ("resample", str(exc))
-            clip.model_audio.clear()
-            return clip
+            except CLIP_ERRORS as exc:
+                clip.output_errors[name] = ("resample", str(exc) or type(exc).__name__)
+        clip.timings["resample"] = time.perf_counter() - started
         for name in pending:
+            if name in clip.output_errors:
+                continue
             output = outputs[name]
             started = time.perf_counter()
             try:

@@ -117,8 +117,9 @@ class ModelStage:
             consumers = self.consumers[key]
             todo, out = [], {}
             for clip in clips:
-                if clip.error or not any(name in clip.pending for name in consumers):
-                    continue
+                if clip.error or request.audio not in clip.model_audio or \
+                        not any(name in clip.pending and name not in clip.output_errors for name in consumers):
+                    continue  # nothing for this model to do (its audio could not be made: its outputs failed)
                 wav = clip.model_audio[request.audio]
                 reason = too_short(request.spec, len(wav), request.audio.sample_rate)
                 if reason:

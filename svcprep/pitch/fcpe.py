@@ -24,7 +24,7 @@ from svcprep.errors import CheckpointError, ConfigError
 from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 from svcprep.extractors.spec import CenteredFrames, ExtractorSpec
 from svcprep.pitch.fcpe_model import CFNaiveMelPE
-from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, load_network, runs_whole
+from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, checkpoint_path, load_network, runs_whole
 
 BUNDLED = ("assets", "fcpe_c_v001.pt")
 DECODERS = ("local_argmax", "argmax")
@@ -46,10 +46,7 @@ def bundled_checkpoint() -> Path | None:
 
 def locate(model: str | Path | None) -> Path:
     if model is not None:
-        path = Path(model).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"fcpe: checkpoint {path} does not exist; check --model fcpe=PATH", "model")
-        return path
+        return checkpoint_path("fcpe", model)
     path = bundled_checkpoint()
     if path is None:
         raise ConfigError(f"fcpe: no checkpoint found: {INSTALL_HINT}", "model")

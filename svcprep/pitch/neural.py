@@ -16,12 +16,13 @@ on each side, cut back to the window exactly::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from svcprep.audio.io import resample
-from svcprep.errors import AudioLoadError, CheckpointError, FrameCountError
+from svcprep.errors import AudioLoadError, CheckpointError, ConfigError, FrameCountError
 from svcprep.extractors.base import resolve_device, resolve_dtype
 
 SAMPLE_RATE, HOP_LENGTH = 16000, 160
@@ -160,3 +161,15 @@ def load_network(net: torch.nn.Module, state: dict, resolved) -> tuple[torch.nn.
                               f"({str(exc).splitlines()[0]})") from exc
     device, dtype = resolve_device(resolved.device), resolve_dtype(resolved.dtype)
     return net.eval().to(device=device, dtype=dtype), device, dtype
+
+
+def checkpoint_path(tracker: str, model: str | Path) -> Path:
+    """``model`` as a checkpoint file; a missing path, a directory, a FIFO or a device is one clear error."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ConfigError(f"{tracker}: checkpoint {path} does not exist; check --model {tracker}=PATH", "model")
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file (a FIFO or a device)"
+        raise ConfigError(f"{tracker}: checkpoint {path} is {what}; give the checkpoint file itself "
+                          f"(--model {tracker}=PATH)", "model")
+    return path

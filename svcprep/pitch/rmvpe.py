@@ -20,7 +20,7 @@ from svcprep.audio.mel import slaney_mel_filters
 from svcprep.errors import CheckpointError, ConfigError
 from svcprep.extractors.checkpoint_io import load_untrusted_checkpoint
 from svcprep.extractors.spec import CenteredFrames, ExtractorSpec
-from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, load_network
+from svcprep.pitch.neural import HOP_LENGTH, SAMPLE_RATE, NeuralTracker, checkpoint_path, load_network
 from svcprep.pitch.rmvpe_model import E2E, N_BINS, shapes_of
 
 N_FFT, FMIN, FMAX, N_MELS = 1024, 30.0, 8000.0, 128
@@ -32,10 +32,7 @@ def locate(model: str | Path | None) -> Path:
     if model is None:
         raise ConfigError("rmvpe needs its checkpoint: pass --model rmvpe=PATH (RVC's assets/rmvpe/rmvpe.pt, or "
                           "so-vits-svc's pretrain/rmvpe.pt); RMVPE weights are not on any package index", "model")
-    path = Path(model).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"rmvpe: checkpoint {path} does not exist; check --model rmvpe=PATH", "model")
-    return path
+    return checkpoint_path("rmvpe", model)
 
 
 def state_dict_of(path: Path) -> dict[str, Any]:
