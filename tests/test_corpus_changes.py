@@ -4,6 +4,7 @@ work are usage errors before anything is written."""
 
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
@@ -191,3 +192,40 @@ def test_messages_name_what_is_wrong(tmp_path):
     assert result.exit_code == 1, result.output
     failure = json.loads((tmp_path / "s" / "_failures.jsonl").read_text().splitlines()[0])
     assert failure["stage"] == "slice" and "peaks above slice.max_peak 2.5" in failure["reason"], failure
+
+
+def test_a_source_replaced_under_its_name_is_redone(corpus, tmp_path):
+    import os
+
+    out = tmp_path / "o"
+    assert cli("mel", corpus, "--out", out).exit_code == 0
+    target = next(corpus.rglob("*.wav"))
+    uid = target.relative_to(corpus).with_suffix("").as_posix()
+    mel = out / "mels" / f"{uid}.npy"
+    frames = np.load(mel).shape[1]
+    samples, rate = sf.read(target)
+    sf.write(target, np.concatenate([samples, samples]), rate)  # twice as long, same name
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    result = cli("mel", corpus, "--out", out)
+    assert result.exit_code == 0 and "done 1," in result.output, result.output  # only the replaced file
+    assert np.load(mel).shape[1] > frames * 1.9
+    assert cli("verify", out).exit_code == 0
+
+
+def test_a_take_replaced_after_slicing_is_cut_again(tmp_path):
+    import os
+
+    take = tmp_path / "takes" / "alice" / "t1.wav"
+    write_take(take, 8.0)
+    out = tmp_path / "s"
+    assert cli("slice", tmp_path / "takes", "--out", out, "--preset", "openvpi").exit_code == 0
+    before = [json.loads(line) for line in (out / "pieces.jsonl").read_text().splitlines()]
+    write_take(take, 16.0, seed=5)
+    os.utime(take, ns=(take.stat().st_atime_ns, take.stat().st_mtime_ns + 10**9))
+    result = cli("slice", tmp_path / "takes", "--out", out, "--preset", "openvpi")
+    assert result.exit_code == 0, result.output
+    after = [json.loads(line) for line in (out / "pieces.jsonl").read_text().splitlines()]
+    assert max(r["end"] for r in after) > max(r["end"] for r in before) * 1.5  # the new take's spans
+    for row in after:  # and each listed piece is the new take's samples over its span
+        samples, _ = sf.read(out / row["path"], dtype="float32")
+        assert len(samples) == row["end"] - row["start"]

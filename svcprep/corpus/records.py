@@ -3,7 +3,8 @@ pieces it has) without decoding it, and recipes and ``verify`` find every piece'
 text. Kept in every output root of the run::
 
     ROOT/.svcprep/stages/<chain key>/<shard>.txt   one JSON line per corpus entry:
-        {"source": uid, "entries": [[[piece index, ...], start, end, sample rate], ...]}  (start = null: not split)
+        {"source": uid, "stamp": "size:mtime", "entries": [[[piece index, ...], start, end, sample rate], ...]}
+        (start = null: not split; the stamp is the source file's when it was cut: a replaced file is cut again)
 """
 
 from __future__ import annotations
@@ -26,22 +27,26 @@ class StageRecords:
 
     def load(self) -> dict[str, Leaves]:
         """source uid -> the entries it became, with their spans."""
-        sources: dict[str, Leaves] = {}
+        return {source: leaves for source, (_, leaves) in self.load_stamped().items()}
+
+    def load_stamped(self) -> dict[str, tuple[str | None, Leaves]]:
+        """source uid -> (the source file's stamp when it was cut, the entries it became)."""
+        sources: dict[str, tuple[str | None, Leaves]] = {}
         if self.dir.is_dir():
             for path in sorted(self.dir.glob("*.txt")):
                 for line in read_lines(path):
                     parsed = _parse(line)
                     if parsed is not None:
-                        sources[parsed[0]] = parsed[1]
+                        sources[parsed[0]] = parsed[1:]
         return sources
 
-    def append(self, source: str, leaves: Leaves) -> None:
+    def append(self, source: str, leaves: Leaves, stamp: str | None = None) -> None:
         rows = [[list(leaf.pieces), *((span.start, span.end, span.sample_rate) if span else (None, None, None))]
                 for leaf, span in leaves]
-        append_line(self.path, json.dumps({"source": source, "entries": rows}, ensure_ascii=True))
+        append_line(self.path, json.dumps({"source": source, "stamp": stamp, "entries": rows}, ensure_ascii=True))
 
 
-def _parse(line: str) -> tuple[str, Leaves] | None:
+def _parse(line: str) -> tuple[str, str | None, Leaves] | None:
     """A record line, or ``None`` for a line that is not one (a cut last line, an edit)."""
     try:
         data = json.loads(line)
@@ -52,7 +57,8 @@ def _parse(line: str) -> tuple[str, Leaves] | None:
             leaves.append((EntryId(str(source), tuple(int(p) for p in pieces)), span))
     except (ValueError, TypeError, KeyError):
         return None
-    return (source, leaves) if isinstance(source, str) else None
+    stamp = data.get("stamp")
+    return (source, stamp if isinstance(stamp, str) else None, leaves) if isinstance(source, str) else None
 
 
 def record_dirs(bookkeeping: Bookkeeping) -> list[Path]:

@@ -180,3 +180,12 @@ def load_corpus(source: Path, outside: tuple[Path, ...] = ()) -> Corpus:
         raise ConfigError(f"corpus {source}: no audio found" + (f" ({rejected[0][0]}: {rejected[0][1]})"
                                                                 if rejected else ""))
     return Corpus(kind, source, tuple(entries), tuple(rejected))
+
+
+def source_stamp(path: Path) -> str | None:
+    """``size:mtime_ns`` of a source file (``None`` when it cannot be read): what a done entry was made from."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}"

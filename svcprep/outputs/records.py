@@ -146,13 +146,18 @@ def _optional(kind: type, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class DoneEntry:
-    """One done-list line: the uid, and the sha256 of each of its files as written."""
+    """One done-list line: the uid, the sha256 of each of its files as written, and the stamp (size, mtime) of the
+    source file they were made from: a source replaced under the same name is redone."""
 
     uid: str
     sha256: dict[str, str]
+    source: str | None = None
 
     def to_line(self) -> str:
-        return json.dumps({"uid": self.uid, "sha256": self.sha256}, ensure_ascii=True, sort_keys=True)
+        data: dict[str, Any] = {"uid": self.uid, "sha256": self.sha256}
+        if self.source is not None:
+            data["source"] = self.source
+        return json.dumps(data, ensure_ascii=True, sort_keys=True)
 
     @classmethod
     def from_line(cls, line: str) -> DoneEntry | None:
@@ -163,4 +168,6 @@ class DoneEntry:
             return None
         if not (isinstance(data, dict) and isinstance(data.get("uid"), str) and isinstance(data.get("sha256"), dict)):
             return None
-        return cls(data["uid"], {str(k): str(v) for k, v in data["sha256"].items()})
+        source = data.get("source")
+        return cls(data["uid"], {str(k): str(v) for k, v in data["sha256"].items()},
+                   source if isinstance(source, str) else None)

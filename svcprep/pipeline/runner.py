@@ -28,7 +28,7 @@ import numpy as np
 from svcprep.audio.io import probe_seconds
 from svcprep.corpus.entries import Entry, SyntheticEntry, whole
 from svcprep.corpus.records import Leaves, StageRecords
-from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of
+from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of, source_stamp
 from svcprep.corpus.stages import STAGES
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
 from svcprep.pipeline import device_defaults
@@ -144,6 +144,7 @@ class Pipeline:
         self.failed_uids: set[str] = set()
         self.known: dict[str, Leaves] = {}  # with corpus stages: what each corpus entry became (from the records)
         self.synthetic: list[tuple[int, SyntheticEntry]] = []  # (recipe index, entry) of entries recipes add
+        self.stamps: dict[str, str | None] = {}  # corpus uid -> its source file's stamp (size, mtime) at the scan
         self.batching: tuple[float, int] | None = None
 
     # -- set-up: everything here runs before any model loads ---------------------------------------
@@ -202,17 +203,21 @@ class Pipeline:
             if self.config.overwrite or p.old_record is None or p.old_record.differences(p.record):
                 continue
             done = p.done_list.load()
-            ids = [leaf for entry in entries for leaf in self._leaves(entry)]
-            ids += [made.id for index, made in self.synthetic if index == p.recipe_index]
-            for id in ids:
-                if str(id) in done and all(p.tree.sink.exists(f, id) for f in p.record.files):
-                    p.done[str(id)] = done[str(id)]
+            ids = [(leaf, self._stamp(entry)) for entry in entries for leaf in self._leaves(entry)]
+            ids += [(made.id, None) for index, made in self.synthetic if index == p.recipe_index]
+            for id, stamp in ids:
+                entry = done.get(str(id))
+                if entry is None or entry.source not in (None, stamp):
+                    continue  # not done, or made from a file replaced since
+                if all(p.tree.sink.exists(f, id) for f in p.record.files):
+                    p.done[str(id)] = entry
 
     def _work(self, planned: list[_Planned], entries: list[CorpusEntry],
               summary: RunSummary) -> list[tuple[WorkItem, float]]:
         work: list[tuple[WorkItem, float]] = []
         frames_needed: list[str] = []
         for entry in entries:
+            self._stamp(entry)  # what its done entries will record
             if self.config.stages is not None:
                 leaves = [str(leaf) for leaf in self._leaves(entry)]
                 if entry.uid in self.known and all(uid in p.done for uid in leaves for p in planned):
@@ -255,11 +260,21 @@ class Pipeline:
     def _stage_records(self, tree: OutputTree) -> StageRecords:
         return StageRecords(tree.bookkeeping, self.config.stages.key, self.shard_label)
 
-    def _load_stage_records(self) -> None:
-        """What each corpus entry became under the run's stages, from every output root's records."""
-        if self.config.stages is not None:
-            for tree in self.trees:
-                self.known.update(self._stage_records(tree).load())
+    def _stamp(self, entry: CorpusEntry) -> str | None:
+        if entry.uid not in self.stamps:
+            self.stamps[entry.uid] = source_stamp(entry.path)
+        return self.stamps[entry.uid]
+
+    def _load_stage_records(self, entries: list[CorpusEntry]) -> None:
+        """What each corpus entry became under the run's stages, from every output root's records; a source file
+        changed since it was cut is not known (it is cut again)."""
+        if self.config.stages is None:
+            return
+        stamps = {entry.uid: self._stamp(entry) for entry in entries}
+        for tree in self.trees:
+            for source, (stamp, leaves) in self._stage_records(tree).load_stamped().items():
+                if stamp is None or source not in stamps or stamp == stamps[source]:
+                    self.known[source] = leaves
 
     def entries(self) -> dict[str, Entry]:
         """uid -> entry, for every entry of the corpus the outputs see (the pieces known so far, with stages)."""
@@ -295,7 +310,7 @@ class Pipeline:
         for path, reason in self.corpus.rejected:
             self._fail(path, Path(path), "scan", reason, self.trees)
         with self.profile.stage("scan"):
-            self._load_stage_records()
+            self._load_stage_records(entries)
             self._done(planned, entries)
             work = self._work(planned, entries, summary)
         processed: set[str] = set()
@@ -417,7 +432,7 @@ class Pipeline:
             if clip.leaves is not None:  # what a corpus entry became, recorded before any of its files is written
                 self.known[clip.id.source] = clip.leaves
                 for tree in self.trees:
-                    self._stage_records(tree).append(clip.id.source, clip.leaves)
+                    self._stage_records(tree).append(clip.id.source, clip.leaves, self.stamps.get(clip.id.source))
             if clip.error:
                 self._fail(clip.uid, clip.path, *clip.error, self.trees)
                 processed.add(clip.uid)
@@ -446,7 +461,7 @@ class Pipeline:
                                "clip, and this project's tree takes an utterance whole", [p.tree], p.output.name)
                     continue
                 writer.submit(WriteJob(clip.id, p.tree.sink, [(f, files[f.name]) for f in p.record.files], p.done_list,
-                                       p.output.name))
+                                       p.output.name, None if clip.synthetic else self.stamps.get(clip.id.source)))
 
     def _finish_output(self, clip: DecodedClip, info: Any, p: _Planned, natives: dict, failed: set[str],
                        by_key: dict[str, _Planned]) -> tuple[dict[str, Any], str, str | None]:

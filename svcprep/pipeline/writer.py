@@ -35,6 +35,7 @@ class WriteJob:
     files: list[tuple[FileRecord, Any]]
     done_list: DoneList
     output: str = ""
+    source: str | None = None  # the stamp of the source file (a changed source is redone)
 
 
 class BackgroundWriter:
@@ -87,7 +88,7 @@ class BackgroundWriter:
                 started = time.perf_counter()
                 try:
                     hashes = {file.name: job.sink.write(file, job.id, value) for file, value in job.files}
-                    job.done_list.append(DoneEntry(str(job.id), hashes))
+                    job.done_list.append(DoneEntry(str(job.id), hashes, job.source))
                 except SettingsChangedError:
                     raise
                 except OSError as exc:
