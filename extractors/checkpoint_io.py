@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from svcprep.errors import CheckpointError
+from svcprep.extractors.limits import MAX_PARAMETERS
 
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): __import__("collections").OrderedDict,
@@ -241,11 +242,47 @@ def _check_legacy_stream(path: Path, size: int) -> None:
 def _torch_load(path: Path, pickle_module: types.SimpleNamespace) -> Any:
     try:
         check_archive(path)
-        return torch.load(path, map_location="cpu", pickle_module=pickle_module, weights_only=False)
+        loaded = torch.load(path, map_location="cpu", pickle_module=pickle_module, weights_only=False)
     except CheckpointError:
         raise
     except _READ_ERRORS as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from exc
+    check_tensor_sizes(loaded, path)
+    return loaded
+
+
+def _tensors(obj: Any, depth: int = 0):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth < 8 and isinstance(obj, dict):
+        for value in obj.values():
+            yield from _tensors(value, depth + 1)
+    elif depth < 8 and isinstance(obj, list | tuple):
+        for value in obj:
+            yield from _tensors(value, depth + 1)
+
+
+def check_tensor_sizes(loaded: Any, path: Path) -> None:
+    """Every tensor is held by the bytes of its storage (no 1-element storage viewed as 2048 channels), the tensors
+    hold at most :data:`MAX_PARAMETERS` values, and at most twice the bytes the file's storages hold (weights tied
+    once are fine; thousands of keys viewing one small storage are not): a model built from their shapes cannot
+    be far larger than the file."""
+    total_values, total_bytes, storages = 0, 0, {}
+    for tensor in _tensors(loaded):
+        needed = tensor.numel() * tensor.element_size()
+        storage = tensor.untyped_storage()
+        if tensor.numel() > 1 and (0 in tensor.stride() or needed > storage.nbytes()):
+            raise CheckpointError(f"{path}: a tensor of shape {tuple(tensor.shape)} is a view of {storage.nbytes()} "
+                                  "bytes (an expanded or strided storage): not a checkpoint's weights")
+        total_values += tensor.numel()
+        total_bytes += needed
+        storages[storage.data_ptr()] = storage.nbytes()
+    if total_values > MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: {total_values:.3g} values, more than any model svcprep runs "
+                              f"({MAX_PARAMETERS:.0e})")
+    if total_bytes > 2 * sum(storages.values()):
+        raise CheckpointError(f"{path}: its tensors span {total_bytes} bytes but the file holds "
+                              f"{sum(storages.values())}: many keys view the same storage; not a checkpoint's weights")
 
 
 def load_untrusted_checkpoint(path: Path) -> Any:

@@ -7,10 +7,11 @@ hop. Real models sit far inside these bounds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from svcprep.errors import ConfigError
+from svcprep.errors import CheckpointError, ConfigError
 
 INTEGER_LIMITS = {
     "num_hidden_layers": (1, 256), "encoder_layers": (1, 256), "decoder_layers": (0, 256),
@@ -27,6 +28,18 @@ INTEGER_LIMITS = {
 LIST_LIMITS = {"conv_kernel": (1, 4096), "conv_stride": (1, 4096), "conv_dim": (1, 16384),
                "upsampling_ratios": (1, 4096)}
 MAX_LIST_LENGTH = 64
+# Parameters a model may have: the largest models svcprep runs (Whisper large's encoder, MERT-330M) have well
+# under a billion. Checked on what a config would build and on what a checkpoint holds, before anything is built.
+MAX_PARAMETERS = 2_000_000_000
+
+
+def transformer_parameters(config: Mapping[str, Any]) -> int:
+    """About how many parameters the encoder layers a config describes hold (attention 4·h², feed-forward
+    2·h·ffn per layer): enough to refuse a config that would build an absurd model."""
+    layers = config.get("num_hidden_layers") or config.get("encoder_layers") or 0
+    width = config.get("hidden_size") or config.get("d_model") or 0
+    ffn = config.get("intermediate_size") or config.get("encoder_ffn_dim") or 0
+    return int(layers) * (4 * int(width) ** 2 + 2 * int(width) * int(ffn))
 
 
 def _integer(value: Any) -> bool:
@@ -50,6 +63,25 @@ def check_config_limits(config: Mapping[str, Any], source: str) -> None:
                 _integer(v) and low <= v <= high for v in values):
             raise ConfigError(f"{source}: config {key} = {values!r} must be 1..{MAX_LIST_LENGTH} integers in "
                               f"[{low}, {high}]")
+    parameters = transformer_parameters(config)
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError(f"{source}: the config describes a model of about {parameters:.3g} parameters (more than "
+                          f"{MAX_PARAMETERS:.0e}); the file is damaged or not a model config")
     for width, heads in (("hidden_size", "num_attention_heads"), ("d_model", "encoder_attention_heads")):
         if config.get(width) and config.get(heads) and config[width] % config[heads]:
             raise ConfigError(f"{source}: config {width} {config[width]} is not divisible by {heads} {config[heads]}")
+
+
+@contextmanager
+def building(path: Any) -> Iterator[None]:
+    """A model that cannot be allocated is a checkpoint error naming the file (one line, exit 2), not a crash."""
+    try:
+        yield
+    except MemoryError as exc:
+        raise CheckpointError(f"{path}: the model it describes does not fit in memory; the file is damaged or not "
+                              "a model of this kind") from exc
+    except RuntimeError as exc:
+        if "alloc" not in str(exc).lower() and "out of memory" not in str(exc).lower():
+            raise
+        raise CheckpointError(f"{path}: the model it describes cannot be allocated ({str(exc)[:80]}): the file is "
+                              "damaged, not a model of this kind, or too large for this device") from exc

@@ -15,6 +15,7 @@ from svcprep.errors import ConfigError
 from svcprep.extractors import dac, encodec, hubert, whisper
 from svcprep.extractors.family import ModelFamily, frozen
 from svcprep.extractors.hub import resolve_model
+from svcprep.extractors.limits import building
 from svcprep.extractors.spec import ExtractorSpec
 
 
@@ -99,7 +100,8 @@ class ResolvedExtractor:
 
     def load(self):
         """The loaded extractor: ``.spec`` and ``.extract(waveforms)``."""
-        return self.entry.family.load(self.spec, self.path, self.settings, self.runtime)
+        with building(self.path):
+            return self.entry.family.load(self.spec, self.path, self.settings, self.runtime)
 
     @property
     def model_key(self) -> tuple:

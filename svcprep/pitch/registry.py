@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from svcprep.errors import ConfigError
+from svcprep.extractors.limits import building
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class ResolvedTracker:
 
     def load(self):
         module = importlib.import_module(TRACKERS[self.name].module)
-        return module.load(self)
+        with building(self.path):
+            return module.load(self)
 
 
 def resolve_tracker(name: str, model: str | Path | None = None, *, threshold: float | None = None,
