@@ -240,6 +240,21 @@ def test_ddsp_tree_follows_its_own_formulas(ddsp, corpus, content_model):
         assert f0.shape == (n,) and (f0 > 0).all()
 
 
+def test_ddsp_verify_lists_both_splits_and_flags_files_no_done_entry_owns(ddsp, tmp_path):
+    import shutil
+
+    out = tmp_path / "data"
+    shutil.copytree(ddsp, out)
+    assert cli("verify", out).exit_code == 0
+    rel = ddsp_clips(out)[0]
+    stray = rel[: -len(".wav")] + "_00009.wav"  # a piece of that clip no run made (or one an older run left)
+    for kind in ("audio", "units", "f0", "volume", "mel"):
+        source = ddsp_path(out, kind, rel)
+        shutil.copy(source, source.parent / (stray.rsplit("/", 1)[1] + ("" if kind == "audio" else ".npy")))
+    result = cli("verify", out)
+    assert result.exit_code == 1 and "file present but not finished" in result.output, result.output
+
+
 def test_ddsp_f0_follows_the_known_line(ddsp):
     for rel in ddsp_clips(ddsp):
         f0 = np.load(ddsp_path(ddsp, "f0", rel))

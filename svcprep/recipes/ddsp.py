@@ -104,8 +104,8 @@ class DdspNaming(Naming):
         speaker = parts[2].split("_", 1)[1] if "_" in parts[2] else parts[2]
         return self.table.id_of(speaker, parts[3][: -len(ending)])
 
-    def listing_dir(self, file: str) -> PurePosixPath | None:
-        return None  # two roots (train, val): verify works from the done-lists
+    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
+        return tuple(PurePosixPath(split, file) for split in SPLITS)
 
 
 def val_sources(table: NameTable, seed: int) -> frozenset:

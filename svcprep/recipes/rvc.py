@@ -115,8 +115,8 @@ class RvcNaming(Naming):
             return EntryId(self._uids[base], (int(piece),))
         return EntryId(self._uids[stem]) if stem in self._uids else None
 
-    def listing_dir(self, file: str) -> PurePosixPath:
-        return PurePosixPath(self.dirs[file])
+    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
+        return (PurePosixPath(self.dirs[file]),)
 
 
 def rvc_stems(corpus) -> dict[str, str]:

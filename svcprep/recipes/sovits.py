@@ -114,8 +114,8 @@ class SovitsNaming(Naming):
             return None
         return self.table.id_of(parts[2], parts[3][: -len(ending)])
 
-    def listing_dir(self, file: str) -> PurePosixPath:
-        return PurePosixPath("dataset", self.rate_dir)
+    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
+        return (PurePosixPath("dataset", self.rate_dir),)
 
 
 def rate_dir(sample_rate: int) -> str:

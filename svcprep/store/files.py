@@ -64,14 +64,14 @@ class FileSink(Sink):
 
     def uids(self, file: FileRecord) -> set[EntryId]:
         suffix = CODECS[file.codec].suffix
-        base = self.naming.listing_dir(file.name)
-        if base is None or not (self.root / base).is_dir():
-            return set()
         found = set()
-        for path in (self.root / base).rglob(f"*{suffix}"):
-            uid = self.naming.uid_of(file.name, PurePosixPath(path.relative_to(self.root).as_posix()), suffix)
-            if uid is not None:
-                found.add(uid)
+        for base in self.naming.listing_dirs(file.name):
+            if not (self.root / base).is_dir():
+                continue
+            for path in (self.root / base).rglob(f"*{suffix}"):
+                uid = self.naming.uid_of(file.name, PurePosixPath(path.relative_to(self.root).as_posix()), suffix)
+                if uid is not None:
+                    found.add(uid)
         return found
 
     def describe(self, file: FileRecord, uid: EntryId) -> str:

@@ -24,9 +24,9 @@ class Naming:
         text = str(PurePosixPath(*parts[1:]))
         return EntryId(text[: -len(suffix)] if suffix else text)
 
-    def listing_dir(self, file: str) -> PurePosixPath | None:
-        """The dir below which every file of this kind lies (``None``: not listable)."""
-        return PurePosixPath(file)
+    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
+        """The dirs below which every file of this kind lies (``verify`` lists them to find stray files)."""
+        return (PurePosixPath(file),)
 
     def dataset_path(self, name: str) -> PurePosixPath:
         return PurePosixPath(name)
