@@ -59,9 +59,17 @@ def open_recipe_tree(root: Path) -> tuple[OutputTree, dict[str, Any], Any]:
     data = bookkeeping.read_recipe_record() or {"recipe": "amphion", "outputs": bookkeeping.recorded_outputs()}
     recipe = recipe_class(data["recipe"])
     tree = OutputTree.open(root, recipe.naming_from_record(data))
+    corpus = bookkeeping.read_corpus()
+    sources: dict = {}
     if isinstance(data.get("stages"), str):  # the pieces' ids, from the records of the run's corpus stages
-        records = StageRecords(bookkeeping, data["stages"], "read").load()
-        tree.pieces = {str(id): id for leaves in records.values() for id, _ in leaves if id.pieces}
+        sources = StageRecords(bookkeeping, data["stages"], "read").load()
+        tree.pieces = {str(id): id for leaves in sources.values() for id, _ in leaves if id.pieces}
+    if corpus is not None:  # the entries of the corpus the last run saw: done entries of others are gone ones
+        made = set(data.get("synthetic", ()))
+        if sources:
+            tree.current = made | {str(id) for source in corpus for id, _ in sources.get(source, [])}
+        else:
+            tree.current = made | corpus
     return tree, data, recipe
 
 
@@ -143,14 +151,19 @@ class _Verifier:
     def check_output(self, record: OutputRecord) -> OutputCheck:
         check = OutputCheck(record.output)
         done_list = self.bookkeeping.done_list(record, "verify")
-        done = done_list.load()
+        current = self.tree.current
+        done = {uid: entry for uid, entry in done_list.load().items() if current is None or uid in current}
         if done_list.bad_lines:
             check.problem("done-list", f"{done_list.bad_lines} line(s) are not svcprep done entries (damaged)")
         present: set[str] = set()
         for file in record.files:
             present |= {str(id) for id in self.sink.uids(file)}
+            for where in self.sink.misplaced(file)[:MAX_LISTED]:
+                check.problem(where, "a file where the tree's layout no longer puts it (the corpus changed since it "
+                              "was written): rerun with --overwrite")
         for uid in sorted(present - set(done))[:MAX_LISTED]:
-            check.problem(uid, "file present but not finished under the current settings (stale or added by hand)")
+            check.problem(uid, "file present but not finished under the current settings, or no entry of the corpus "
+                          "owns it (stale, or added by hand)")
         extra = len(present - set(done)) - MAX_LISTED
         if extra > 0:
             check.problem("*", f"{extra} more stale file(s)")

@@ -604,3 +604,54 @@ def test_verify_flags_what_each_trainers_loader_would_trip_on(tree, damage, requ
     after = cli("verify", copy)
     assert before.exit_code == 0, before.output
     assert after.exit_code == 1 and expected in after.output, after.output
+
+
+# -- a tree follows its corpus --------------------------------------------------------------------------------
+def tree_files(out):
+    """Every file a trainer reads (relative path -> bytes), bookkeeping and the run's own absolute paths aside."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out).as_posix()
+        if path.is_file() and not relative.startswith((".svcprep", "_failures")):
+            files[relative] = path.read_bytes().replace(str(out.resolve()).encode(), b"<OUT>")
+    return files
+
+
+def test_ddsp_tree_follows_a_changed_corpus_or_refuses_to_mix_layouts(tmp_path, corpus, content_model):
+    import shutil
+
+    source = short_clips(corpus, tmp_path / "c")
+    out = tmp_path / "data"
+    assert run_recipe("ddsp-svc", source, out, content_model).exit_code == 0
+    # a singer whose name sorts first shifts every speaker id: refused, nothing moved
+    (source / "aaron").mkdir()
+    shutil.copy(source / "alice" / "a1.wav", source / "aaron" / "x1.wav")
+    before = tree_files(out)
+    result = run_recipe("ddsp-svc", source, out, content_model)
+    assert result.exit_code == 2 and "layout.speaker_ids" in result.output, result.output
+    assert tree_files(out) == before
+    # --overwrite rebuilds it: the tree a fresh run writes, no folder of the old ids left
+    assert run_recipe("ddsp-svc", source, out, content_model, "--overwrite").exit_code == 0
+    assert run_recipe("ddsp-svc", source, tmp_path / "fresh", content_model).exit_code == 0
+    assert tree_files(out) == tree_files(tmp_path / "fresh")
+    assert cli("verify", out).exit_code == 0
+    # a source deleted (not a val clip): its files leave the tree, which again equals a fresh run's
+    val = set(json.loads((out / ".svcprep" / "recipe.json").read_text())["val"])
+    gone = next(uid for uid in ("alice/a1", "alice/a2", "alice/a3") if uid not in val)
+    (source / f"{gone}.wav").unlink()
+    result = run_recipe("ddsp-svc", source, out, content_model)
+    assert result.exit_code == 0 and "removed" in result.output, result.output
+    shutil.rmtree(tmp_path / "fresh")
+    assert run_recipe("ddsp-svc", source, tmp_path / "fresh", content_model).exit_code == 0
+    assert tree_files(out) == tree_files(tmp_path / "fresh")
+    assert cli("verify", out).exit_code == 0
+
+
+def test_overwrite_with_other_slicing_settings_leaves_the_tree_a_fresh_run_writes(tmp_path, takes):
+    out, fresh = tmp_path / "s", tmp_path / "fresh"
+    assert cli("slice", takes, "--out", out, "--preset", "rvc").exit_code == 1  # the broken takes are recorded
+    other = ("--set", "slice.piece_seconds=2.5", "--set", "slice.overlap_seconds=0.2")
+    assert cli("slice", takes, "--out", out, "--preset", "rvc", *other, "--overwrite").exit_code == 1
+    assert cli("slice", takes, "--out", fresh, "--preset", "rvc", *other).exit_code == 1
+    assert tree_files(out) == tree_files(fresh) and any(name.startswith("pieces/") for name in tree_files(out))
+    assert cli("verify", out).exit_code == 0

@@ -31,6 +31,7 @@ from svcprep.corpus.records import Leaves, StageRecords
 from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of, source_stamp
 from svcprep.corpus.stages import STAGES
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
+from svcprep.ids import EntryId
 from svcprep.pipeline import device_defaults
 from svcprep.pipeline.backends import make_backend
 from svcprep.pipeline.config import RunConfig
@@ -144,6 +145,7 @@ class Pipeline:
         self.failed_uids: set[str] = set()
         self.known: dict[str, Leaves] = {}  # with corpus stages: what each corpus entry became (from the records)
         self.synthetic: list[tuple[int, SyntheticEntry]] = []  # (recipe index, entry) of entries recipes add
+        self.previous_namings: dict[int, Any] = {}  # recipe index -> its tree's naming before this run
         self.stamps: dict[str, str | None] = {}  # corpus uid -> its source file's stamp (size, mtime) at the scan
         self.batching: tuple[float, int] | None = None
 
@@ -156,10 +158,7 @@ class Pipeline:
                 output_check = getattr(output, "check", None)
                 if output_check is not None:
                     output_check()
-                record = output.record()
-                if self.config.stages is not None:  # the stages decide the entries: other stages, other files
-                    stages = json.loads(json.dumps(self.config.stages.settings()))
-                    record = dataclasses.replace(record, settings={**record.settings, "stages": stages})
+                record = self._record(output, recipe, ctx)
                 old = ctx.tree.bookkeeping.check_output(record, overwrite=self.config.overwrite)
                 planned.append(_Planned(f"{index}:{output.name}", output, index, ctx.tree, record, old))
         owners = {(p.recipe_index, f.name): p.key for p in planned for f in p.record.files}
@@ -170,6 +169,20 @@ class Pipeline:
                 p.depends_on = (owner,)
         # References first, so that a uid whose mel failed gets no feature aligned to a mel that is not there.
         return sorted(planned, key=lambda p: len(p.depends_on))
+
+    def _record(self, output: Any, recipe: Any, ctx: RecipeContext) -> Any:
+        """The output's record, with what else decides its files: the corpus stages (other stages, other
+        entries) and the recipe's layout of the whole corpus (DDSP-SVC's speaker ids and val split)."""
+        record = output.record()
+        extra: dict[str, Any] = {}
+        if self.config.stages is not None:
+            extra["stages"] = self.config.stages.settings()
+        layout = recipe.layout_settings(ctx)
+        if layout:
+            extra["layout"] = layout
+        if not extra:
+            return record
+        return dataclasses.replace(record, settings={**record.settings, **json.loads(json.dumps(extra))})
 
     def _fail(self, uid: str, path: Path, stage: str, reason: str, trees: list[OutputTree],
               output: str | None = None) -> None:
@@ -299,6 +312,7 @@ class Pipeline:
         c = self.config
         check_device(c.device)
         planned = self._plan_outputs()
+        self.previous_namings = self._previous_namings()
         self.synthetic = [(index, made) for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts,
                                                                                   strict=True))
                           for made in recipe.synthetic_entries(ctx)]
@@ -320,6 +334,9 @@ class Pipeline:
         summary.failed = len(self.failed_uids)
         summary.done = len(processed - self.failed_uids)
         by_uid = self.entries()
+        current = {uid: entry.id for uid, entry in by_uid.items()}
+        current |= {str(made.id): made.id for _, made in self.synthetic}
+        self._follow_the_corpus(planned, current, summary)
         pieces = {uid: entry.id for uid, entry in by_uid.items() if entry.id.pieces}
         for recipe, ctx in zip(c.recipes, self.contexts, strict=True):
             ctx.failed_uids, ctx.entries, ctx.tree.pieces = self.failed_uids, by_uid, pieces
@@ -331,6 +348,46 @@ class Pipeline:
                                  f"{workers} decode worker(s)\n"
                                  + self.profile.describe(summary.wall_seconds, in_workers=workers > 0))
         return summary
+
+    def _previous_namings(self) -> dict[int, Any]:
+        """recipe index -> the naming its tree had before this run (from its recipe record), to find the files of
+        entries the corpus no longer has."""
+        namings = {}
+        for index, (recipe, ctx) in enumerate(zip(self.config.recipes, self.contexts, strict=True)):
+            try:
+                data = ctx.tree.bookkeeping.read_recipe_record()
+                if data is not None and data.get("recipe") == recipe.name:
+                    namings[index] = recipe.naming_from_record(data)
+            except (SvcprepError, ValueError, TypeError, KeyError, AttributeError):
+                continue  # a damaged record: the current naming's files are still pruned
+        return namings
+
+    def _follow_the_corpus(self, planned: list[_Planned], current: dict[str, EntryId], summary: RunSummary) -> None:
+        """Record the corpus in every tree; then, in a run that sees the whole corpus (one shard), remove the files
+        no current entry owns (a source gone, a piece other settings no longer make, a file at a place the layout
+        no longer puts it) from the trees of trainers that read every file (so-vits-svc, DDSP-SVC, RVC), and from
+        any tree with ``--overwrite``. With shards, ``verify`` lists them instead."""
+        for tree in self.trees:
+            tree.bookkeeping.write_corpus([entry.uid for entry in self.corpus.entries])
+        if self.config.shard[1] != 1:
+            return
+        removed = 0
+        for p in planned:
+            if not (self.config.overwrite or self.config.recipes[p.recipe_index].whole_uids):
+                continue
+            done = p.done_list.load()
+
+            def keep(id: EntryId, done: dict = done) -> bool:  # a current entry, done from its source as it is now
+                entry, real = done.get(str(id)), current.get(str(id))
+                return real is not None and entry is not None and entry.source in (None, self.stamps.get(real.source))
+
+            namings = [None]  # the files the tree's naming recognises now
+            if p.recipe_index in self.previous_namings:  # and those of the naming it had (sources now gone)
+                namings.append(self.previous_namings[p.recipe_index])
+            removed += sum(p.tree.sink.prune(file, keep, naming) for file in p.record.files for naming in namings)
+        if removed:
+            summary.notes.append(f"removed {removed} file(s) no current entry owns (a source gone, other settings, "
+                                 "or a layout that moved)")
 
     def _compact_failures(self, planned: list[_Planned], processed: set[str]) -> None:
         """Keep a failure unless this run redid that uid's stage or output and it succeeded; records of outputs

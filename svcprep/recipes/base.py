@@ -139,6 +139,12 @@ class Recipe:
         """Row counts fixed by files of this root that the run does not rewrite (uid -> file -> rows)."""
         return {}
 
+    def layout_settings(self, ctx: RecipeContext) -> dict[str, Any]:
+        """What of this recipe's layout of the whole corpus decides where an entry's files go or what they hold
+        (DDSP-SVC: speaker ids, val split): part of every output's record, so that a corpus change that moves
+        existing files is refused (``--overwrite`` rebuilds the tree) instead of leaving them where they were."""
+        return {}
+
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
         """What ``verify`` needs to find this recipe's files again (:meth:`naming_from_record`)."""
         return {}

@@ -157,6 +157,11 @@ class DdspRecipe(ContentRecipe):
         naming = ctx.sink.naming
         return {"names": naming.table.to_json(), "val": sorted(naming.val_sources)}
 
+    def layout_settings(self, ctx: RecipeContext) -> dict[str, Any]:
+        """Folders are ``<speaker id>_<speaker>``, val clips take no key shift: both depend on the whole corpus."""
+        naming = ctx.sink.naming
+        return {"speaker_ids": naming.ids, "val": sorted(naming.val_sources)}
+
     @classmethod
     def naming_from_record(cls, data: dict[str, Any]) -> Naming:
         return DdspNaming(NameTable.from_json(data.get("names", {})), frozenset(data.get("val", [])))

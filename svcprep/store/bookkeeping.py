@@ -40,6 +40,18 @@ class Bookkeeping:
         self.failures = FailureLog(self.root / "_failures.jsonl", self.dir / "failures.lock")
 
     @property
+    def corpus_path(self) -> Path:
+        return self.dir / "corpus.txt"
+
+    def write_corpus(self, uids: list[str]) -> None:
+        """The corpus uids of the run that last wrote this root (``verify`` tells current entries from gone ones)."""
+        atomic_write_text(self.corpus_path, "".join(uid + "\n" for uid in uids), self.temp_dir)
+
+    def read_corpus(self) -> set[str] | None:
+        """The uids :meth:`write_corpus` recorded (``None``: a root written before it was recorded)."""
+        return set(read_lines(self.corpus_path)) if self.corpus_path.is_file() else None
+
+    @property
     def temp_dir(self) -> Path:
         return self.dir / "tmp"
 

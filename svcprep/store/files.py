@@ -5,6 +5,7 @@ filesystem, renamed into place)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -14,6 +15,7 @@ from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord
 from svcprep.store.bookkeeping import BOOKKEEPING
 from svcprep.store.codecs import CODECS
+from svcprep.store.naming import Naming
 from svcprep.store.sink import Sink
 
 
@@ -62,17 +64,35 @@ class FileSink(Sink):
     def sha256(self, file: FileRecord, uid: EntryId) -> str:
         return file_sha256(self.path(file, uid))
 
+    def _listed(self, file: FileRecord, naming: Naming | None = None) -> Iterator[tuple[PurePosixPath, EntryId]]:
+        """(relative path, id) of every file of this kind the naming (default: the sink's) recognises."""
+        naming = naming or self.naming
+        suffix = CODECS[file.codec].suffix
+        for base in naming.listing_dirs(file.name):
+            if (self.root / base).is_dir():
+                for path in (self.root / base).rglob(f"*{suffix}"):
+                    relative = PurePosixPath(path.relative_to(self.root).as_posix())
+                    uid = naming.uid_of(file.name, relative, suffix)
+                    if uid is not None:
+                        yield relative, uid
+
     def uids(self, file: FileRecord) -> set[EntryId]:
         suffix = CODECS[file.codec].suffix
-        found = set()
-        for base in self.naming.listing_dirs(file.name):
-            if not (self.root / base).is_dir():
-                continue
-            for path in (self.root / base).rglob(f"*{suffix}"):
-                uid = self.naming.uid_of(file.name, PurePosixPath(path.relative_to(self.root).as_posix()), suffix)
-                if uid is not None:
-                    found.add(uid)
-        return found
+        return {uid for relative, uid in self._listed(file)
+                if self.naming.relative_path(file.name, uid, suffix) == relative}
+
+    def misplaced(self, file: FileRecord) -> list[str]:
+        suffix = CODECS[file.codec].suffix
+        return sorted(str(relative) for relative, uid in self._listed(file)
+                      if self.naming.relative_path(file.name, uid, suffix) != relative)
+
+    def prune(self, file: FileRecord, keep: Callable[[EntryId], bool], listed_by: Naming | None = None) -> int:
+        suffix, removed = CODECS[file.codec].suffix, 0
+        for relative, uid in list(self._listed(file, listed_by)):
+            if not keep(uid) or self.naming.relative_path(file.name, uid, suffix) != relative:
+                (self.root / relative).unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def describe(self, file: FileRecord, uid: EntryId) -> str:
         return str(self.path(file, uid))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,16 @@ class Sink(ABC):
     @abstractmethod
     def uids(self, file: FileRecord) -> set[EntryId]:
         """Every entry that has this file (files the naming does not recognise are not listed)."""
+
+    def misplaced(self, file: FileRecord) -> list[str]:
+        """Files of this kind the naming recognises at a place it would not put them (a layout that changed)."""
+        return []
+
+    def prune(self, file: FileRecord, keep: Callable[[EntryId], bool], listed_by: Naming | None = None) -> int:
+        """Remove the files of this kind of every entry ``keep`` refuses, and those not where the sink's naming puts
+        them, among the files ``listed_by`` (an earlier naming of the tree; default: the sink's) recognises;
+        returns how many (a sink that cannot list its files removes none)."""
+        return 0
 
     @abstractmethod
     def describe(self, file: FileRecord, uid: EntryId) -> str:

@@ -22,6 +22,7 @@ class OutputTree:
     sink: Sink
     bookkeeping: Bookkeeping
     pieces: dict[str, EntryId] = field(default_factory=dict)
+    current: set[str] | None = None  # the uids of the corpus's entries (None: unknown); done entries of others are gone
 
     @classmethod
     def open(cls, root: Path, naming: Naming | None = None, kind: str = "files") -> OutputTree:
@@ -50,4 +51,5 @@ class OutputTree:
         """The uids in the current done-list of every record (none when one output has no record)."""
         if not records or any(record is None for record in records):
             return set()
-        return set.intersection(*(set(self.bookkeeping.done_list(r, "read").load()) for r in records))
+        done = set.intersection(*(set(self.bookkeeping.done_list(r, "read").load()) for r in records))
+        return done if self.current is None else done & self.current
