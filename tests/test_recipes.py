@@ -296,6 +296,24 @@ def test_ddsp_a_clip_with_no_voiced_frame_is_left_out_and_its_source_untouched(t
     assert hashlib.sha256((small / "s" / "noise.wav").read_bytes()).hexdigest() == digest
 
 
+def test_ddsp_a_speaker_whose_train_clips_all_failed_is_named_by_the_run_and_by_verify(tmp_path, corpus,
+                                                                                        content_model):
+    from svcprep.recipes.speakers import ordered
+
+    # a clip with no voiced frame, named so that the seeded val choice (before any clip runs) takes the good one
+    noise = next(f"s/n{i}" for i in range(100) if ordered(["s/ok", f"s/n{i}"], 1234)[0] == "s/ok")
+    small = tmp_path / "c"
+    (small / "s").mkdir(parents=True)
+    (small / "s" / "ok.wav").write_bytes((corpus / "bob" / "b2.wav").read_bytes())
+    sf.write(small / f"{noise}.wav", 1e-3 * np.random.default_rng(0).standard_normal(24000).astype(np.float32),
+             24000)
+    result = run_recipe("ddsp-svc", small, tmp_path / "o", content_model)
+    assert result.exit_code == 1 and "0 train / 1 val" in result.output, result.output
+    assert "s: a val clip but no train clip" in result.output, result.output
+    checked = cli("verify", tmp_path / "o")
+    assert checked.exit_code == 1 and "a val clip but no train clip" in checked.output, checked.output
+
+
 def test_ddsp_rerun_skips_everything_and_a_crash_then_resume_equals_an_uninterrupted_run(tmp_path, corpus,
                                                                                           content_model):
     small = short_clips(corpus, tmp_path / "c")
@@ -655,3 +673,21 @@ def test_overwrite_with_other_slicing_settings_leaves_the_tree_a_fresh_run_write
     assert cli("slice", takes, "--out", fresh, "--preset", "rvc", *other).exit_code == 1
     assert tree_files(out) == tree_files(fresh) and any(name.startswith("pieces/") for name in tree_files(out))
     assert cli("verify", out).exit_code == 0
+
+
+def test_in_a_joint_pass_each_tree_records_its_own_reason(tmp_path, corpus, content_model):
+    """so-vits-svc's view of a silent clip (its peak normalisation would divide by zero) is that project's failure;
+    DDSP-SVC's tree records why DDSP-SVC could not use the clip, not so-vits-svc's reason."""
+    small = short_clips(corpus, tmp_path / "c")
+    sf.write(small / "alice" / "silent.wav", np.zeros(22050, np.float32), 22050)
+    result = cli("run", "-c", "so-vits-svc", "-c", "ddsp-svc", "--corpus", small, "--out", tmp_path / "o",
+                 "--model", f"contentvec={content_model}", "--set", "contentvec.layer=2")
+    assert result.exit_code == 1, result.output
+
+    def reasons(tree):
+        return {r["reason"] for line in (tmp_path / "o" / tree / "_failures.jsonl").read_text().splitlines()
+                if (r := json.loads(line))["uid"] == "alice/silent"}
+
+    assert any("silent throughout" in reason for reason in reasons("so-vits-svc"))
+    assert reasons("ddsp-svc") and not any("silent throughout" in reason for reason in reasons("ddsp-svc"))
+    assert any("no voiced frame" in reason for reason in reasons("ddsp-svc"))

@@ -108,6 +108,18 @@ class DdspNaming(Naming):
         return tuple(PurePosixPath(split, file) for split in SPLITS)
 
 
+UNTRAINED = ("a val clip but no train clip (the train clips failed, after the val clip was chosen): DDSP-SVC would "
+             "not train this speaker; fix or remove the failed clips and rerun")
+
+
+def untrained_speakers(naming: DdspNaming, ids: list[EntryId]) -> list[str]:
+    """Speakers with a finished val clip and no finished train clip."""
+    splits: dict[str, set[str]] = {}
+    for id in ids:
+        splits.setdefault(naming.table.speaker_and_stem(id)[0], set()).add(naming.split(id))
+    return sorted(speaker for speaker, found in splits.items() if found == {"val"})
+
+
 def val_sources(table: NameTable, seed: int) -> frozenset:
     """One seeded clip per speaker that has at least two."""
     by_speaker: dict[str, list[str]] = {}
@@ -185,7 +197,10 @@ class DdspRecipe(ContentRecipe):
                         "(mel N - 1, as (T, n_mels))")
             return "f0 holds a zero: unvoiced frames must be filled" if (f0 <= 0).any() else None
 
-        problems = uid_problems(tree, finished_in_all(tree, records, needed), check_uid)
+        finished = finished_in_all(tree, records, needed)
+        problems = uid_problems(tree, finished, check_uid)
+        for speaker in untrained_speakers(tree.sink.naming, [tree.id_of(uid) for uid in finished]):
+            problems.append((speaker, UNTRAINED))
         for split in SPLITS:
             if not tree.sink.has_dataset_file(f"{split}/pitch_aug_dict.npy"):
                 problems.append((f"{split}/pitch_aug_dict.npy", "missing: DDSP-SVC's loader reads it"))
@@ -220,6 +235,7 @@ class DdspRecipe(ContentRecipe):
         for uid in sorted(complete):
             id = ctx.entries[uid].id
             tables[naming.split(id)][naming.rel(id)] = augmentation.keyshift(id)
+        untrained = untrained_speakers(naming, [ctx.entries[uid].id for uid in complete])
         for split, table in tables.items():
             tree.write_dataset_file(f"{split}/pitch_aug_dict.npy", "npy_object", table)
         width = self.content_width
@@ -237,6 +253,8 @@ class DdspRecipe(ContentRecipe):
                                                    for source, (speaker, _) in naming.table.names.items())]
         if single:
             notes.append(f"DDSP-SVC: speaker(s) with a single clip keep it in train, none in val: {', '.join(single)}")
+        if untrained:
+            notes.append(f"DDSP-SVC: {', '.join(untrained)}: {UNTRAINED}")
         if self.pitch_note:
             notes.insert(0, self.pitch_note)
         return notes
