@@ -691,3 +691,19 @@ def test_in_a_joint_pass_each_tree_records_its_own_reason(tmp_path, corpus, cont
     assert any("silent throughout" in reason for reason in reasons("so-vits-svc"))
     assert reasons("ddsp-svc") and not any("silent throughout" in reason for reason in reasons("ddsp-svc"))
     assert any("no voiced frame" in reason for reason in reasons("ddsp-svc"))
+
+
+def test_a_sharded_run_removes_the_files_of_a_source_gone_from_the_corpus(tmp_path, corpus, content_model):
+    source = short_clips(corpus, tmp_path / "c")
+    out = tmp_path / "data"
+    for shard in ("0/2", "1/2"):
+        assert run_recipe("ddsp-svc", source, out, content_model, "--shard", shard).exit_code == 0
+    val = set(json.loads((out / ".svcprep" / "recipe.json").read_text())["val"])
+    gone = next(uid for uid in ("alice/a1", "alice/a2", "alice/a3") if uid not in val)  # val stays as it was
+    (source / f"{gone}.wav").unlink()
+    result = run_recipe("ddsp-svc", source, out, content_model, "--shard", "0/2")  # whichever shard had it
+    assert result.exit_code == 0 and "removed" in result.output, result.output
+    assert not [p for p in out.rglob("*") if gone.split("/")[1] in p.name and ".svcprep" not in p.parts]
+    assert run_recipe("ddsp-svc", source, tmp_path / "fresh", content_model).exit_code == 0
+    assert tree_files(out) == tree_files(tmp_path / "fresh")
+    assert cli("verify", out).exit_code == 0

@@ -363,22 +363,24 @@ class Pipeline:
         return namings
 
     def _follow_the_corpus(self, planned: list[_Planned], current: dict[str, EntryId], summary: RunSummary) -> None:
-        """Record the corpus in every tree; then, in a run that sees the whole corpus (one shard), remove the files
-        no current entry owns (a source gone, a piece other settings no longer make, a file at a place the layout
-        no longer puts it) from the trees of trainers that read every file (so-vits-svc, DDSP-SVC, RVC), and from
-        any tree with ``--overwrite``. With shards, ``verify`` lists them instead."""
+        """Record the corpus in every tree; then remove the files no current entry owns (a source gone, a piece
+        other settings no longer make, a file at a place the layout no longer puts it) from the trees of trainers
+        that read every file (so-vits-svc, DDSP-SVC, RVC), and from any tree with ``--overwrite``. A run over one
+        shard of the corpus removes only files of sources the corpus no longer has (other shards may be writing the
+        rest); the next run over the whole corpus, or ``verify``, sees the rest."""
         for tree in self.trees:
             tree.bookkeeping.write_corpus([entry.uid for entry in self.corpus.entries])
-        if self.config.shard[1] != 1:
-            return
+        whole_corpus, sources = self.config.shard[1] == 1, {entry.uid for entry in self.corpus.entries}
         removed = 0
         for p in planned:
             if not (self.config.overwrite or self.config.recipes[p.recipe_index].whole_uids):
                 continue
             done = p.done_list.load()
 
-            def keep(id: EntryId, done: dict = done) -> bool:  # a current entry, done from its source as it is now
-                entry, real = done.get(str(id)), current.get(str(id))
+            def keep(id: EntryId, done: dict = done) -> bool:
+                if not whole_corpus:  # a piece of a source gone, or (no stages) a source gone
+                    return id.source in sources if id.pieces else self.config.stages is not None or str(id) in sources
+                entry, real = done.get(str(id)), current.get(str(id))  # a current entry, done from its source now
                 return real is not None and entry is not None and entry.source in (None, self.stamps.get(real.source))
 
             namings = [None]  # the files the tree's naming recognises now
