@@ -210,15 +210,18 @@ class Pipeline:
         return [leaf for leaf, _ in self.known.get(entry.uid, [])]
 
     def _done(self, planned: list[_Planned], entries: list[CorpusEntry]) -> None:
-        """Each output's done entries, trusted only where every file of the uid is still there."""
+        """Each output's done entries, trusted only where every file of the uid is still there and was made from
+        its source file as it is now."""
+        stamps = [self._stamp(entry) for entry in entries]  # also what the done entries this run writes record
+        corpus_ids = [(leaf, stamp) for entry, stamp in zip(entries, stamps, strict=True)
+                      for leaf in self._leaves(entry)]
         for p in planned:
             p.done_list = p.tree.bookkeeping.done_list(p.record, self.shard_label)
             if self.config.overwrite or p.old_record is None or p.old_record.differences(p.record):
                 continue
             done = p.done_list.load()
-            ids = [(leaf, self._stamp(entry)) for entry in entries for leaf in self._leaves(entry)]
-            ids += [(made.id, None) for index, made in self.synthetic if index == p.recipe_index]
-            for id, stamp in ids:
+            made = [(entry.id, None) for index, entry in self.synthetic if index == p.recipe_index]
+            for id, stamp in corpus_ids + made:
                 entry = done.get(str(id))
                 if entry is None or entry.source not in (None, stamp):
                     continue  # not done, or made from a file replaced since
@@ -230,7 +233,6 @@ class Pipeline:
         work: list[tuple[WorkItem, float]] = []
         frames_needed: list[str] = []
         for entry in entries:
-            self._stamp(entry)  # what its done entries will record
             if self.config.stages is not None:
                 leaves = [str(leaf) for leaf in self._leaves(entry)]
                 if entry.uid in self.known and all(uid in p.done for uid in leaves for p in planned):
