@@ -125,6 +125,8 @@ def test_the_stages_form_of_slicing_equals_the_slice_form(tmp_path):
         assert summary.exit_code == 0 and summary.done >= 2
         trees[form] = {p.relative_to(tmp_path / form).as_posix(): p.read_bytes()
                        for p in (tmp_path / form / "pieces").rglob("*.wav")}
+        provenance = list((tmp_path / form / ".svcprep" / "stages").glob("*/stages.json"))
+        assert len(provenance) == 1 and json.loads(provenance[0].read_text())[0]["stage"] == "slice"
     assert trees["slice"] == trees["stages"] and len(trees["slice"]) >= 2
 
 

@@ -2,6 +2,7 @@
 pieces it has) without decoding it, and recipes and ``verify`` find every piece's id and span without reading its
 text. Kept in every output root of the run::
 
+    ROOT/.svcprep/stages/<chain key>/stages.json  the stages and their settings, in order (the key's preimage)
     ROOT/.svcprep/stages/<chain key>/<shard>.txt   one JSON line per corpus entry:
         {"source": uid, "stamp": "size:mtime", "entries": [[[piece index, ...], start, end, sample rate], ...]}
         (start = null: not split; the stamp is the source file's when it was cut: a replaced file is cut again)
@@ -10,10 +11,9 @@ text. Kept in every output root of the run::
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from svcprep.corpus.entries import Span
-from svcprep.fileio import append_line, read_lines
+from svcprep.fileio import append_line, atomic_write_text, read_lines
 from svcprep.ids import EntryId
 from svcprep.store.bookkeeping import Bookkeeping
 
@@ -24,6 +24,13 @@ class StageRecords:
     def __init__(self, bookkeeping: Bookkeeping, chain_key: str, shard_label: str) -> None:
         self.dir = bookkeeping.dir / "stages" / chain_key
         self.path = self.dir / f"{shard_label}.txt"
+
+    def write_settings(self, settings: list[dict]) -> None:
+        """What made these records (each stage's name and settings), beside them: an entry's provenance is its
+        source uid and piece indices (its id), its span (the records) and these."""
+        path = self.dir / "stages.json"
+        if not path.is_file():
+            atomic_write_text(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")
 
     def load(self) -> dict[str, Leaves]:
         """source uid -> the entries it became, with their spans."""
@@ -59,7 +66,3 @@ def _parse(line: str) -> tuple[str, str | None, Leaves] | None:
         return None
     stamp = data.get("stamp")
     return (source, stamp if isinstance(stamp, str) else None, leaves) if isinstance(source, str) else None
-
-
-def record_dirs(bookkeeping: Bookkeeping) -> list[Path]:
-    return sorted(p for p in (bookkeeping.dir / "stages").glob("*") if p.is_dir())

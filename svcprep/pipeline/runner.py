@@ -443,6 +443,7 @@ class Pipeline:
             record = {"recipe": recipe.name, "outputs": names, **recipe.record_data(ctx)}
             if c.stages is not None:  # verify finds the pieces' ids in these stage records
                 record["stages"] = c.stages.key
+                self._stage_records(ctx.tree).write_settings(c.stages.settings())
             made = [str(entry.id) for i, entry in self.synthetic if i == index]
             if made:  # verify checks their files, not whether silence looks like singing
                 record["synthetic"] = made
