@@ -357,7 +357,9 @@ def _children(pid: int) -> set[int]:
 
 def test_ctrl_c_and_kill_9_leave_no_workers(tmp_path):
     corpus = tmp_path / "c"
-    write_corpus(corpus, tuple(SyntheticFile(f"{i:02d}.wav", 4.0, 44100, 1) for i in range(40)))
+    write_corpus(corpus, (SyntheticFile("000.wav", 4.0, 44100, 1),))
+    for i in range(1, 400):  # copies: 27 minutes of audio, so that the signal lands mid-run on a fast machine too
+        (corpus / f"{i:03d}.wav").write_bytes((corpus / "000.wav").read_bytes())
     args = [sys.executable, "-m", "svcprep", "mel", str(corpus), "--out", str(tmp_path / "o"), "--num-workers", "2"]
     for sig in (signal.SIGINT, signal.SIGKILL):
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
