@@ -362,7 +362,10 @@ def test_ctrl_c_and_kill_9_leave_no_workers(tmp_path):
         (corpus / f"{i:03d}.wav").write_bytes((corpus / "000.wav").read_bytes())
     args = [sys.executable, "-m", "svcprep", "mel", str(corpus), "--out", str(tmp_path / "o"), "--num-workers", "2"]
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Ctrl-C as a terminal delivers it: SIGINT handled by default even where this suite runs as a background
+        # job (whose shell ignores SIGINT, which Python would then keep ignoring)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         workers: set[int] = set()
         while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
