@@ -707,3 +707,29 @@ def test_a_sharded_run_removes_the_files_of_a_source_gone_from_the_corpus(tmp_pa
     assert run_recipe("ddsp-svc", source, tmp_path / "fresh", content_model).exit_code == 0
     assert tree_files(out) == tree_files(tmp_path / "fresh")
     assert cli("verify", out).exit_code == 0
+
+
+def test_a_corpus_dir_that_cannot_be_read_loses_no_file_of_the_tree(tmp_path, corpus, content_model, monkeypatch):
+    import os
+
+    from svcprep.recipes.speakers import ordered
+
+    source = short_clips(corpus, tmp_path / "c")
+    alice = [f"alice/{p.stem}" for p in (source / "alice").glob("*.wav")]
+    name = next(f"x{i}" for i in range(100) if ordered([*alice, f"alice/extra/x{i}"], 1234)[0] != f"alice/extra/x{i}")
+    (source / "alice" / "extra").mkdir()
+    (source / "alice" / "extra" / f"{name}.wav").write_bytes((source / "alice" / "a1.wav").read_bytes())
+    out = tmp_path / "data"
+    assert run_recipe("ddsp-svc", source, out, content_model).exit_code == 0
+    before = tree_files(out)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # a dir unreadable for a while (a permission, a share not mounted)
+        if os.fspath(path).endswith("/extra"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = run_recipe("ddsp-svc", source, out, content_model)
+    assert result.exit_code == 1 and "removed" not in result.output, result.output  # the scan failure is reported
+    assert {n for n in tree_files(out) if name in n} == {n for n in before if name in n} != set()

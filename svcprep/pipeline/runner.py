@@ -369,9 +369,12 @@ class Pipeline:
         other settings no longer make, a file at a place the layout no longer puts it) from the trees of trainers
         that read every file (so-vits-svc, DDSP-SVC, RVC), and from any tree with ``--overwrite``. A run over one
         shard of the corpus removes only files of sources the corpus no longer has (other shards may be writing the
-        rest); the next run over the whole corpus, or ``verify``, sees the rest."""
+        rest); the next run over the whole corpus, or ``verify``, sees the rest. A scan that could not read part of
+        the corpus removes nothing."""
         for tree in self.trees:
             tree.bookkeeping.write_corpus([entry.uid for entry in self.corpus.entries])
+        if self.corpus.rejected:  # an unreadable dir's files are not gone: remove nothing on a partial view
+            return
         whole_corpus, sources = self.config.shard[1] == 1, {entry.uid for entry in self.corpus.entries}
         removed = 0
         for p in planned:
