@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from svcprep.audio.slicing import slice_settings_from
+from svcprep.corpus.separation import SeparationChain, separation_from_config
 from svcprep.corpus.slicing import SliceStage
 from svcprep.corpus.stages import STAGES, StageChain, stage_from_config
 from svcprep.errors import ConfigError
@@ -47,6 +48,7 @@ class RunConfig:
     ray: Any = None  # svcprep.pipeline.ray_backend.RayOptions: run on a Ray cluster (--backend ray)
     stages: StageChain | None = None  # corpus stages before the outputs (slicing, ...), in order
     storage: str = "files"  # the sink of every output root (svcprep.store.sink.SINKS)
+    separation: SeparationChain | None = None  # separators run over every song before the stages
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -80,7 +82,8 @@ class RunConfig:
 
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
-RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "stages", "storage")
+RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "stages", "storage",
+            "separate")
 
 
 def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
@@ -133,6 +136,8 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
             if key not in data:
                 continue
             value = config_path(data[key], base) if key in ("corpus", "out") and data[key] else data[key]
+            if key == "separate" and value is not None:
+                value = separation_from_config(value, base)  # paths relative to the config that names them
             if key in run_values and run_values[key] != value and overrides.get(key) is None:
                 raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}); "
                                   f"give it on the command line", key)
@@ -148,6 +153,9 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
         slice_value = {}  # --set slice.KEY=VALUE alone: slicing with the default settings, changed by those keys
     if slice_value is None:
         slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
+    separation = values.pop("separate", None)
+    if separation is not None:
+        values["separation"] = separation
     stages_value = values.pop("stages", None)
     if stages_value is not None and slice_value is not None:
         raise ConfigError("give slicing once: as 'slice:' or as a step of 'stages:'", "stages")

@@ -29,6 +29,7 @@ from svcprep.audio.io import probe_seconds
 from svcprep.corpus.entries import Entry, SyntheticEntry, whole
 from svcprep.corpus.records import Leaves, StageRecords
 from svcprep.corpus.scan import CorpusEntry, load_corpus, shard_of, source_stamp
+from svcprep.corpus.separation import SEPARATED_DIR, SeparationPass
 from svcprep.corpus.stages import STAGES
 from svcprep.errors import ConfigError, RunInterrupted, StorageError, SvcprepError, Terminated
 from svcprep.ids import EntryId
@@ -46,7 +47,7 @@ from svcprep.store.tree import OutputTree
 log = logging.getLogger("svcprep")
 
 __all__ = ["RunConfig", "RunSummary", "run_pipeline"]
-CLIP_STAGES = ("decode", "resample", *STAGES)  # failures that lose every output of a clip
+CLIP_STAGES = ("decode", "resample", "separate", *STAGES)  # failures that lose every output of a clip
 
 
 @dataclass
@@ -175,6 +176,8 @@ class Pipeline:
         entries) and the recipe's layout of the whole corpus (DDSP-SVC's speaker ids and val split)."""
         record = output.record()
         extra: dict[str, Any] = {}
+        if self.config.separation is not None:
+            extra["separate"] = self.config.separation.settings()
         if self.config.stages is not None:
             extra["stages"] = self.config.stages.settings()
         layout = recipe.layout_settings(ctx)
@@ -318,6 +321,11 @@ class Pipeline:
         self.synthetic = [(index, made) for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts,
                                                                                   strict=True))
                           for made in recipe.synthetic_entries(ctx)]
+        separation = None
+        if c.separation is not None:
+            separation = SeparationPass(c.separation, self.out / SEPARATED_DIR, self.shard_label, c.device,
+                                        c.overwrite, precision=c.dtype)
+            separation.check()
         for tree in self.trees:
             _check_writable(tree)
         k, n = c.shard
@@ -325,6 +333,8 @@ class Pipeline:
         summary = RunSummary(out=self.out)
         for path, reason in self.corpus.rejected:
             self._fail(path, Path(path), "scan", reason, self.trees)
+        if separation is not None:
+            entries = self._separate(separation, entries)
         with self.profile.stage("scan"):
             self._load_stage_records(entries)
             self._done(planned, entries)
@@ -350,6 +360,26 @@ class Pipeline:
                                  f"{workers} decode worker(s)\n"
                                  + self.profile.describe(summary.wall_seconds, in_workers=workers > 0))
         return summary
+
+    def _separate(self, separation: SeparationPass, entries: list[CorpusEntry]) -> list[CorpusEntry]:
+        """The separation steps over the run's entries (each step's stems written beside the trees, resumed from
+        its done-list); the entries come back reading the last step's kept stem. Their stamps stay those of the
+        corpus files, so a song replaced is separated again and everything after it redone."""
+        stamps = {entry.uid: self._stamp(entry) for entry in entries}
+        total = 0.0
+        for entry in entries:
+            try:
+                total += probe_seconds(entry.path)
+            except SvcprepError:
+                continue  # reported when the separation reads it
+        progress = _Progress(total * len(separation.chain.steps))
+        try:
+            return separation.run(entries, stamps,
+                                  lambda uid, path, stage, reason: self._fail(uid, path, "separate",
+                                                                              f"{stage}: {reason}", self.trees),
+                                  progress.update)
+        finally:
+            progress.close()
 
     def _previous_namings(self) -> dict[int, Any]:
         """recipe index -> the naming its tree had before this run (from its recipe record), to find the files of

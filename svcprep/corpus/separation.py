@@ -1,0 +1,326 @@
+"""Separation as the corpus's first stage: each song's vocals (then lead vocals, then the de-reverbed lead...)
+before anything else reads it. Each step streams every pending track through one separator, chunks of several
+tracks per batch, and writes the stem it keeps (and the stems the user asks to keep) beside the trees::
+
+    OUT/separated/<step>/<stem>/<uid>.wav      float32 WAV at the model's rate, the model's channels
+    OUT/separated/.svcprep/<step>/...          the step's record and done-lists (resume, other settings refused)
+
+The next step reads the kept stem; the run reads the last step's. A step's record holds its settings and those of
+every step before it: a change upstream redoes what follows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from svcprep.audio.stream import read_blocks, streamed_num_samples
+from svcprep.corpus.scan import CorpusEntry
+from svcprep.errors import ConfigError, SvcprepError
+from svcprep.fileio import FILE_MODE, file_sha256
+from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord
+from svcprep.separation.msst_config import SeparatorConfig, separator_config
+from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
+from svcprep.store.bookkeeping import Bookkeeping
+
+SEPARATED_DIR = "separated"
+STEP_KEYS = ("model", "config", "keep", "also", "num_overlap", "batch_size", "name")
+
+
+@dataclass(frozen=True)
+class SeparationStep:
+    """One separator and what to keep of it: ``target`` (the config's target stem), ``residual`` (the mix minus
+    it) or a stem name; ``also``: other stems written beside the tree (not read further)."""
+
+    name: str
+    checkpoint: Path
+    config_path: Path
+    config: SeparatorConfig
+    keep: str = "target"
+    also: tuple[str, ...] = ()
+    num_overlap: int | None = None
+    batch_size: int | None = None
+
+    @property
+    def kept(self) -> str:
+        return self.config.target if self.keep == "target" else self.keep
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        return (self.kept, *(s for s in self.also if s != self.kept))
+
+    def settings(self) -> dict[str, Any]:
+        stat = self.checkpoint.stat()
+        return {"name": self.name, "checkpoint": self.checkpoint.name,
+                "checkpoint_stamp": f"{stat.st_size}:{stat.st_mtime_ns}",
+                "config_sha256": hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16],
+                "keep": self.kept, "also": list(self.also), "num_overlap": self.num_overlap or self.config.num_overlap}
+
+
+@dataclass(frozen=True)
+class SeparationChain:
+    steps: tuple[SeparationStep, ...]
+
+    def settings(self) -> list[dict[str, Any]]:
+        return [step.settings() for step in self.steps]
+
+
+def _step(item: Any, index: int, base: Path) -> SeparationStep:
+    where = f"separate[{index}]"
+    if isinstance(item, str):
+        item = {"model": item}
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'model:' (and 'config:', 'keep:'), got {item!r}",
+                          "separate")
+    unknown = sorted(set(item) - set(STEP_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(STEP_KEYS)}", "separate")
+    if not isinstance(item.get("model"), str) or not item["model"]:
+        raise ConfigError(f"{where}: 'model:' must be the path of the separator's .ckpt", "separate")
+    checkpoint = Path(item["model"]).expanduser()
+    checkpoint = checkpoint if checkpoint.is_absolute() else base / checkpoint
+    if not checkpoint.is_file():
+        raise ConfigError(f"{where}: {checkpoint}: no such checkpoint file", "separate")
+    config_value = item.get("config")
+    config_path = Path(config_value).expanduser() if config_value else checkpoint.with_suffix(".yaml")
+    config_path = config_path if config_path.is_absolute() else base / config_path
+    if not config_path.is_file():
+        raise ConfigError(f"{where}: {config_path}: no separator config; give 'config:' (the YAML published with "
+                          f"{checkpoint.name})", "separate")
+    config = separator_config(config_path)
+    keep = item.get("keep", "target")
+    choices = ("target", RESIDUAL, *config.stems)
+    also = item.get("also", [])
+    also = [also] if isinstance(also, str) else also
+    for value in (keep, *also):
+        if value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not a stem of {config_path.name}; choose from "
+                              f"{', '.join(choices)}", "separate")
+    for key in ("num_overlap", "batch_size"):
+        value = item.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{where}: {key} must be an integer >= 1, got {value!r}", "separate")
+    kept = config.target if keep == "target" else keep
+    name = item.get("name") or f"{index + 1}-{kept}"
+    if not isinstance(name, str) or "/" in name or name.startswith(".") or not name.strip():
+        raise ConfigError(f"{where}: name {name!r} must be a plain dir name", "separate")
+    return SeparationStep(name, checkpoint, config_path, config, keep, tuple(also), item.get("num_overlap"),
+                          item.get("batch_size"))
+
+
+def separation_from_config(value: Any, base: Path) -> SeparationChain:
+    """``separate:`` of a run config: a list of steps (or one step), each ``model:`` (a ``.ckpt``) with optional
+    ``config:`` (default: the ``.yaml`` beside it), ``keep:``, ``also:``, ``num_overlap:``, ``batch_size:``,
+    ``name:``. Paths are relative to ``base``. Checked here: before any audio is read."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ConfigError("an empty list: give at least one step, or leave 'separate:' out", "separate")
+    steps = tuple(_step(item, index, base) for index, item in enumerate(items))
+    names = [s.name for s in steps]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two steps share the name {names}; give each a 'name:'", "separate")
+    return SeparationChain(steps)
+
+
+# -- the pass -------------------------------------------------------------------------------------------------
+class _StemFiles:
+    """The files of one track's written stems, each through a temp file renamed into place when complete."""
+
+    def __init__(self, paths: dict[str, Path], temp_dir: Path, sample_rate: int, channels: int) -> None:
+        import soundfile as sf
+
+        self.paths = paths
+        self.temp: dict[str, Path] = {}
+        self.files: dict[str, Any] = {}
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        for stem, path in paths.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=temp_dir)
+            os.close(fd)
+            self.temp[stem] = Path(tmp)
+            self.files[stem] = sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, subtype="FLOAT",
+                                            format="WAV")
+
+    def write(self, stem: str, block: np.ndarray) -> None:
+        self.files[stem].write(np.ascontiguousarray(block.T))
+
+    def commit(self) -> dict[str, str]:
+        digests = {}
+        for stem, f in self.files.items():
+            f.close()
+            os.chmod(self.temp[stem], FILE_MODE)
+            digests[stem] = file_sha256(self.temp[stem])
+            self.paths[stem].parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.temp[stem], self.paths[stem])
+        return digests
+
+    def discard(self) -> None:
+        for stem, f in self.files.items():
+            if not f.closed:
+                f.close()
+            self.temp[stem].unlink(missing_ok=True)
+
+
+@dataclass
+class _Track:
+    uid: str
+    path: Path
+    files: _StemFiles | None = None
+    mix: deque | None = None  # model-rate input not yet matched by output (for the residual)
+
+
+class SeparationPass:
+    """The chain over the corpus entries of one run (one shard)."""
+
+    def __init__(self, chain: SeparationChain, root: Path, shard_label: str, device: str = "auto",
+                 overwrite: bool = False, precision: str = "float32") -> None:
+        self.chain, self.root = chain, Path(root)
+        self.bookkeeping = Bookkeeping(self.root)
+        self.shard_label, self.device, self.overwrite, self.precision = shard_label, device, overwrite, precision
+        self.records = []
+        upstream: list[dict[str, Any]] = []
+        for step in chain.steps:
+            upstream.append(step.settings())
+            files = tuple(FileRecord(stem, "wav", "float32", "(samples, channels)") for stem in step.written)
+            settings = json.loads(json.dumps({"steps": upstream, "separator": step.config.settings()}))
+            self.records.append(OutputRecord(step.name, "separated", files, settings))
+        self.old_records = [None] * len(chain.steps)
+        self.separated = self.skipped = 0  # (track, step) pairs separated by this run / found done
+
+    def check(self) -> None:
+        """Other settings recorded under the same step name are refused (unless ``overwrite``): before any model
+        loads or any file is written."""
+        self.old_records = [self.bookkeeping.check_output(r, overwrite=self.overwrite) for r in self.records]
+
+    def stem_path(self, step: SeparationStep, stem: str, uid: str) -> Path:
+        return self.root / step.name / stem / f"{uid}.wav"
+
+    def run(self, entries: list[CorpusEntry], stamps: dict[str, str | None],
+            fail: Callable[[str, Path, str, str], None], progress: Callable[[float], None] | None = None
+            ) -> list[CorpusEntry]:
+        """The entries with their audio replaced by the last step's kept stem; an entry that fails a step is
+        reported through ``fail(uid, path, stage, reason)`` and left out."""
+        current = {entry.uid: entry.path for entry in entries}
+        originals = dict(current)
+        for index, step in enumerate(self.chain.steps):
+            record = self.records[index]
+            done_list = self.bookkeeping.done_list(record, self.shard_label)
+            done = {} if self.overwrite or self.old_records[index] is None or \
+                self.old_records[index].differences(record) else done_list.load()
+            pending = [uid for uid in current
+                       if not (uid in done and done[uid].source == stamps.get(uid)
+                               and all(self.stem_path(step, s, uid).is_file() for s in step.written))]
+            self.skipped += len(current) - len(pending)
+            if pending:
+                separator = self._load(step)  # a checkpoint that does not fit stops the run before any file
+                self.bookkeeping.commit_output(record, self.old_records[index])
+                self.old_records[index] = record
+                failed = self._separate(step, separator, [(uid, current[uid]) for uid in pending], done_list,
+                                        stamps, progress)
+                for uid, reason in failed.items():
+                    current.pop(uid)
+                    fail(uid, originals[uid], step.name, reason)
+            current = {uid: self.stem_path(step, step.kept, uid) for uid in current}
+        return [replace(entry, path=current[entry.uid]) for entry in entries if entry.uid in current]
+
+    def _load(self, step: SeparationStep) -> Any:
+        from svcprep.separation.separator import load_separator  # lazy: torch only when a step has work
+
+        return load_separator(step.checkpoint, step.config_path, device=self.device, num_overlap=step.num_overlap,
+                              batch_size=step.batch_size, precision=self.precision)
+
+    def _separate(self, step: SeparationStep, separator: Any, tracks: list[tuple[str, Path]], done_list: Any,
+                  stamps: dict[str, str | None], progress: Callable[[float], None] | None) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        state: dict[str, _Track] = {}
+        residual_wanted = RESIDUAL in step.written
+
+        def inputs() -> Iterator[tuple[str, Iterator[np.ndarray], Normalization | None]]:
+            for uid, path in tracks:
+                try:
+                    num_samples = streamed_num_samples(path, separator.sample_rate)
+                    if num_samples < separator.min_samples:
+                        raise SvcprepError(f"{num_samples} samples at {separator.sample_rate} Hz; the separator's "
+                                           f"STFT needs at least {separator.min_samples}")
+                    norm = self._normalization(path, separator) if separator.config.normalize else None
+                except TRACK_ERRORS as exc:
+                    failed[uid] = str(exc) or type(exc).__name__
+                    continue
+                state[uid] = _Track(uid, path, mix=deque() if residual_wanted else None)
+                yield uid, self._blocks(state[uid], separator), norm
+
+        def sink_of(uid: str) -> Callable[[np.ndarray], None]:
+            track = state[uid]
+            paths = {stem: self.stem_path(step, stem, uid) for stem in step.written}
+            track.files = _StemFiles(paths, self.bookkeeping.temp_dir, separator.sample_rate, separator.channels)
+
+            def write(out: np.ndarray) -> None:
+                stems = {name: out[i] for i, name in enumerate(separator.stems)}
+                if residual_wanted:
+                    stems[RESIDUAL] = _take(track.mix, out.shape[-1]) - stems[separator.target]
+                for stem in step.written:
+                    track.files.write(stem, stems[stem])
+                if progress is not None:
+                    progress(out.shape[-1] / separator.sample_rate)
+
+            return write
+
+        def on_done(uid: str) -> None:
+            track = state.pop(uid)
+            digests = track.files.commit()
+            done_list.append(DoneEntry(uid, digests, stamps.get(uid)))
+            self.separated += 1
+
+        def on_error(uid: str, exc: Exception) -> None:
+            track = state.pop(uid, None)
+            if track is not None and track.files is not None:
+                track.files.discard()
+            failed[uid] = str(exc) or type(exc).__name__
+
+        try:
+            separator.stream(inputs(), sink_of, on_done, on_error)
+        finally:
+            for track in state.values():  # an interrupted run leaves no partial file
+                if track.files is not None:
+                    track.files.discard()
+        return failed
+
+    @staticmethod
+    def _blocks(track: _Track, separator: Any) -> Iterator[np.ndarray]:
+        for block in read_blocks(track.path, separator.sample_rate, separator.channels):
+            if track.mix is not None:
+                track.mix.append(block)
+            yield block
+
+    @staticmethod
+    def _normalization(path: Path, separator: Any) -> Normalization:
+        """The mix's mono mean and standard deviation, in one streaming pass (float64 sums)."""
+        count, total, squares = 0, 0.0, 0.0
+        for block in read_blocks(path, separator.sample_rate, separator.channels):
+            mono = block.mean(axis=0, dtype=np.float64)
+            count, total, squares = count + mono.size, total + mono.sum(), squares + np.square(mono).sum()
+        mean = total / count
+        return Normalization.from_moments(float(mean), float(np.sqrt(max(squares / count - mean * mean, 0.0))))
+
+
+def _take(blocks: deque, count: int) -> np.ndarray:
+    """The first ``count`` samples of a queue of ``(channels, n)`` blocks, removed from it."""
+    parts, needed = [], count
+    while needed > 0:
+        block = blocks[0]
+        if block.shape[1] <= needed:
+            parts.append(blocks.popleft())
+            needed -= block.shape[1]
+        else:
+            parts.append(block[:, :needed])
+            blocks[0] = block[:, needed:]
+            needed = 0
+    return np.concatenate(parts, axis=1)
