@@ -7,8 +7,15 @@ from pathlib import Path
 import typer
 
 from svcprep.cli.common import reports_errors
-from svcprep.cli.pipeline_cmds import CORPUS_HELP, DEVICE_OPT, DTYPE_OPT, OVERWRITE_OPT, SHARD_OPT, \
-    parse_assignments, parse_shard
+from svcprep.cli.pipeline_cmds import (
+    CORPUS_HELP,
+    DEVICE_OPT,
+    DTYPE_OPT,
+    OVERWRITE_OPT,
+    SHARD_OPT,
+    parse_assignments,
+    parse_shard,
+)
 from svcprep.corpus.separation import separation_from_config
 from svcprep.errors import ConfigError
 from svcprep.pipeline.separate_only import run_separation

@@ -26,7 +26,11 @@ def __getattr__(name: str) -> Any:
         from svcprep.pitch.registry import load_pitch_tracker  # lazy: `import svcprep` stays cheap
 
         return load_pitch_tracker
+    if name == "load_separator":
+        from svcprep.separation.separator import load_separator  # lazy: `import svcprep` stays cheap
+
+        return load_separator
     raise AttributeError(f"module 'svcprep' has no attribute {name!r}")
 
 
-__all__ = ["align_features", "load_extractor", "load_pitch_tracker", "__version__"]
+__all__ = ["align_features", "load_extractor", "load_pitch_tracker", "load_separator", "__version__"]

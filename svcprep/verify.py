@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.corpus.records import StageRecords
+from svcprep.corpus.separation import SEPARATED_DIR
 from svcprep.errors import StorageError
 from svcprep.ids import EntryId
 from svcprep.outputs.base import Output
@@ -46,10 +47,11 @@ class OutputCheck:
 
 
 def recipe_roots(out: Path) -> list[Path]:
-    """``out`` itself when it holds svcprep bookkeeping, else its sub-dirs that do (a several-recipe run)."""
+    """``out`` itself when it holds svcprep bookkeeping, else its sub-dirs that do (a several-recipe run), but
+    not the separated stems beside them (no trainer reads those)."""
     if (out / BOOKKEEPING).is_dir():
         return [out]
-    return sorted(p for p in out.iterdir() if (p / BOOKKEEPING).is_dir())
+    return sorted(p for p in out.iterdir() if (p / BOOKKEEPING).is_dir() and p.name != SEPARATED_DIR)
 
 
 def open_recipe_tree(root: Path) -> tuple[OutputTree, dict[str, Any], Any]:

@@ -31,6 +31,7 @@ from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord
 from svcprep.separation.msst_config import SeparatorConfig, separator_config
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
 from svcprep.store.bookkeeping import Bookkeeping
+from svcprep.store.codecs import StreamingWav
 
 SEPARATED_DIR = "separated"
 STEP_KEYS = ("model", "config", "keep", "also", "num_overlap", "batch_size", "name")
@@ -136,36 +137,36 @@ class _StemFiles:
     """The files of one track's written stems, each through a temp file renamed into place when complete."""
 
     def __init__(self, paths: dict[str, Path], temp_dir: Path, sample_rate: int, channels: int) -> None:
-        import soundfile as sf
-
         self.paths = paths
         self.temp: dict[str, Path] = {}
-        self.files: dict[str, Any] = {}
+        self.handles: dict[str, Any] = {}
+        self.wavs: dict[str, StreamingWav] = {}
         temp_dir.mkdir(parents=True, exist_ok=True)
         for stem, path in paths.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=temp_dir)
-            os.close(fd)
             self.temp[stem] = Path(tmp)
-            self.files[stem] = sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, subtype="FLOAT",
-                                            format="WAV")
+            self.handles[stem] = os.fdopen(fd, "w+b")
+            self.wavs[stem] = StreamingWav(self.handles[stem], sample_rate, channels)
 
     def write(self, stem: str, block: np.ndarray) -> None:
-        self.files[stem].write(np.ascontiguousarray(block.T))
+        self.wavs[stem].write(block.T)
 
     def commit(self) -> dict[str, str]:
-        digests = {}
-        for stem, f in self.files.items():
-            f.close()
+        for stem, handle in self.handles.items():
+            self.wavs[stem].close()
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
             os.chmod(self.temp[stem], FILE_MODE)
-            digests[stem] = file_sha256(self.temp[stem])
+        digests = {stem: file_sha256(tmp) for stem, tmp in self.temp.items()}
+        for stem, tmp in self.temp.items():
             self.paths[stem].parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.temp[stem], self.paths[stem])
+            os.replace(tmp, self.paths[stem])
         return digests
 
     def discard(self) -> None:
-        for stem, f in self.files.items():
-            if not f.closed:
-                f.close()
+        for stem, handle in self.handles.items():
+            handle.close()
             self.temp[stem].unlink(missing_ok=True)
 
 

@@ -16,7 +16,7 @@ import yaml
 from svcprep.align.grid import format_rate, grid_ratio
 from svcprep.audio.presets import load_preset
 from svcprep.demo import tiny_models
-from svcprep.demo.synthetic import known_pitch_clip, write_corpus
+from svcprep.demo.synthetic import known_pitch_clip, song, write_corpus
 from svcprep.extractors.base import quiet_transformers
 from svcprep.extractors.registry import ENTRIES, spec_for
 from svcprep.pipeline.config import read_run_config, run_config_from_files
@@ -40,6 +40,8 @@ def build(out: Path) -> Path:
     corpus, models = out / "corpus", out / "models"
     write_corpus(corpus)
     write_takes(out / "takes")
+    write_songs(out / "songs")
+    tiny_models.save_separator(models / "separator" / "vocals.ckpt")
     tiny_models.save_whisper(models / "whisper")
     tiny_models.save_fairseq_contentvec(models / "contentvec_fairseq.pt")
     # 768 wide (what so-vits-svc's vec768l12, DDSP-SVC and RVC v2 read), 256-d final_proj; 2 layers only.
@@ -70,6 +72,26 @@ def write_takes(root: Path) -> None:
     (root / "singer_a").mkdir(parents=True, exist_ok=True)
     sf.write(root / "singer_a" / "take_01.wav", known_pitch_clip(44100, 25.0, ((8.0, 9.0), (16.0, 17.2)), seed=7),
              44100)
+
+
+def write_songs(root: Path) -> None:
+    """Two short songs (voice over an accompaniment) for the separation examples: 44.1 kHz stereo and 48 kHz."""
+    import soundfile as sf
+
+    (root / "singer_a").mkdir(parents=True, exist_ok=True)
+    sf.write(root / "singer_a" / "song_01.wav", song(9.0, 44100, seed=11), 44100)
+    sf.write(root / "singer_a" / "song_02.flac", song(6.0, 48000, seed=12), 48000)
+
+
+SONGS_CONFIG = """\
+# Songs in: the voice taken out of each mix by a separator (the demo's is a tiny random one: its "vocals" mean
+# nothing), then RVC's preprocessing of what it kept. The instrumental (residual) is written beside the tree.
+recipe: rvc
+separate:
+  - model: models/separator/vocals.ckpt   # its config: models/separator/vocals.yaml
+    keep: target
+    also: [residual]
+"""
 
 
 def write_amphion_dataset(root: Path, corpus: Path) -> None:
@@ -108,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         shutil.rmtree(args.out)
     config_path = build(args.out)
-    print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}")
-    print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir), RMVPE: "
-          "real formats and frame grids, meaningless features.\n")
+    print(f"\nDemo corpus: 6 sung phrases (16-48 kHz, mono and stereo, 0.8-5.1 s) in {args.out / 'corpus'}, a "
+          f"25 s take in {args.out / 'takes'}, 2 songs (voice over an accompaniment) in {args.out / 'songs'}")
+    print("Demo models: tiny RANDOM-weight Whisper (HF dir), ContentVec (fairseq .pt), Encodec (HF dir), RMVPE, "
+          "BS-RoFormer separator (.ckpt + YAML): real formats and frame grids, meaningless features.\n")
 
     config = run_config_from_files([read_run_config(str(config_path))], model_paths={}, options={})
     summary = run_pipeline(config)
@@ -124,15 +147,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trainer_recipes(out: Path) -> int:
-    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's from the long take (sliced), each
-    checked by ``verify``; returns the worst exit code."""
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's from the long take (sliced), RVC's
+    and so-vits-svc's from two songs (their voice separated first), each checked by ``verify``; returns the worst
+    exit code."""
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
     worst = 0
+    (out / "songs_rvc.yaml").write_text(SONGS_CONFIG)
     for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
-                                  (("rvc",), out / "takes", out / "trainers" / "rvc")):
-        print(f"\n{' + '.join(names)}: {corpus} -> {target}")
+                                  (("rvc",), out / "takes", out / "trainers" / "rvc"),
+                                  ((str(out / "songs_rvc.yaml"), "so-vits-svc"), out / "songs",
+                                   out / "trainers" / "songs")):
+        print(f"\n{' + '.join(Path(n).stem for n in names)}: {corpus} -> {target}")
         config = run_config_from_files([read_run_config(name) for name in names], model_paths=models,
                                        options=options, corpus=corpus, out=target)
         summary = run_pipeline(config)

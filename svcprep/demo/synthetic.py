@@ -87,3 +87,14 @@ def known_pitch_clip(sample_rate: int, seconds: float, gaps: tuple[tuple[float, 
     harmonics = sum(np.sin(k * phase) * (0.6 / k) for k in range(1, 8))
     noise = 1e-4 * np.random.default_rng(seed).standard_normal(len(t))
     return (0.3 * harmonics * known_voicing(t, gaps) + noise).astype(np.float32)
+
+
+def song(seconds: float, sample_rate: int, seed: int) -> np.ndarray:
+    """A sung phrase (:func:`sing`) over an accompaniment (a bass line and a sustained chord, panned apart):
+    stereo float32 ``(num_samples, 2)``, peak below 1 — a mix for separation to take the voice out of."""
+    voice = sing(seconds, sample_rate, seed)
+    t = np.arange(len(voice)) / sample_rate
+    bass = 0.12 * np.sign(np.sin(2 * np.pi * 55.0 * 2 ** (np.floor(t) % 3 * 5 / 12) * t))
+    chord = sum(0.05 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))
+    left, right = voice + bass + 0.6 * chord, 0.9 * voice + 0.6 * bass + chord
+    return (0.9 * np.stack([left, right], axis=1) / 1.2).astype(np.float32)

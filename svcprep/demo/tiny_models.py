@@ -1,8 +1,8 @@
 """Tiny random-weight models saved in the real on-disk formats, for the demo and the tests.
 
 Their features are meaningless (random weights); their file formats, configs and frame grids are real:
-transformers dirs via ``save_pretrained``, a fairseq-structured ContentVec ``.pt`` and a Meta-style
-Encodec ``.th`` state dict.
+transformers dirs via ``save_pretrained``, a fairseq-structured ContentVec ``.pt``, a Meta-style
+Encodec ``.th`` state dict and a Music-Source-Separation-Training ``.ckpt`` with its YAML.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import torch
 from svcprep.extractors.base import quiet_transformers
 from svcprep.extractors.fairseq_hubert import rename_hubert_key
 from svcprep.pitch.rmvpe_model import E2E
+from svcprep.separation.loading import build_network
+from svcprep.separation.msst_config import separator_config
 
 TINY_SPEECH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                    conv_dim=[16] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
@@ -208,4 +210,51 @@ def save_rmvpe(out: Path, seed: int = 0, full_size: bool = False, wrapped: bool 
         state = {"model": {**state, **{f"unet.tf.layer{i}.weight": torch.zeros(2, 2) for i in range(60)}}}
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, out)
+    return out
+
+
+# The published BS-RoFormers' split of 1025 bins into 62 bands (a fact of their configs).
+PUBLISHED_FREQS_PER_BANDS = (2,) * 24 + (4,) * 12 + (12,) * 8 + (24,) * 8 + (48,) * 8 + (128, 129)
+
+
+def separator_yaml(architecture: str = "bs_roformer", dim: int = 32, depth: int = 1, target: str = "vocals",
+                   chunk_size: int = 44100, num_overlap: int = 2) -> str:
+    """A Music-Source-Separation-Training config in the published format (``audio``, ``model``, ``training``,
+    ``inference``; band splits as ``!!python/tuple``), 44.1 kHz stereo, STFT 2048 / 441."""
+    import yaml
+
+    model = {"dim": dim, "depth": depth, "stereo": True, "num_stems": 1, "time_transformer_depth": 1,
+             "freq_transformer_depth": 1, "dim_head": 16, "heads": 2, "attn_dropout": 0.0, "ff_dropout": 0.0,
+             "flash_attn": True, "dim_freqs_in": 1025, "stft_n_fft": 2048, "stft_hop_length": 441,
+             "stft_win_length": 2048, "stft_normalized": False, "mask_estimator_depth": 2,
+             "multi_stft_resolution_loss_weight": 1.0, "multi_stft_resolutions_window_sizes": (4096, 2048, 1024, 512,
+                                                                                               256),
+             "multi_stft_hop_size": 147, "multi_stft_normalized": False}
+    if architecture == "bs_roformer":
+        model.update(freqs_per_bands=PUBLISHED_FREQS_PER_BANDS, linear_transformer_depth=0)
+    else:
+        model.update(num_bands=8, sample_rate=44100)
+    config = {"audio": {"chunk_size": chunk_size, "n_fft": 2048, "hop_length": 441, "num_channels": 2,
+                        "sample_rate": 44100, "min_mean_abs": 0.0},
+              "model": model,
+              "training": {"batch_size": 1, "instruments": [target, "other"], "target_instrument": target,
+                           "use_amp": True},
+              "inference": {"batch_size": 2, "num_overlap": num_overlap}}
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(tuple, lambda dumper, value: dumper.represent_sequence(
+        "tag:yaml.org,2002:python/tuple", value))
+    return yaml.dump(config, Dumper=Dumper, sort_keys=False)
+
+
+def save_separator(out: Path, architecture: str = "bs_roformer", seed: int = 0, **config) -> Path:
+    """A tiny random-weight separator as users receive one: ``out`` (a ``.ckpt``: the model's state dict) and the
+    ``.yaml`` beside it. Returns the checkpoint's path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config_path = out.with_suffix(".yaml")
+    config_path.write_text(separator_yaml(architecture, **config))
+    torch.manual_seed(seed)
+    torch.save(build_network(separator_config(config_path)).state_dict(), out)
     return out

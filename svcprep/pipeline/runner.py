@@ -335,6 +335,8 @@ class Pipeline:
             self._fail(path, Path(path), "scan", reason, self.trees)
         if separation is not None:
             entries = self._separate(separation, entries)
+            summary.notes.append(f"separation: {separation.separated} track-step(s) separated, {separation.skipped} "
+                                 f"done before; stems in {separation.root}")
         with self.profile.stage("scan"):
             self._load_stage_records(entries)
             self._done(planned, entries)

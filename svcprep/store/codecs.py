@@ -109,24 +109,51 @@ class TorchTensorCodec(Codec):
 WAV_FORMATS = {"PCM_16": (1, "<i2"), "FLOAT": (3, "<f4")}  # subtype -> (format tag, sample dtype)
 
 
-def write_plain_wav(f: IO[bytes], samples: np.ndarray, sample_rate: int, subtype: str) -> None:
-    """A canonical RIFF/WAVE file: the ``fmt`` and ``data`` chunks only, so equal samples give equal bytes
-    (libsndfile adds a time-stamped PEAK chunk to float files)."""
+def wav_header(data_bytes: int, sample_rate: int, channels: int, subtype: str) -> bytes:
+    """The 44 bytes before a canonical RIFF/WAVE file's samples: the ``fmt`` and ``data`` chunks only."""
     import struct
 
     tag, dtype = WAV_FORMATS[subtype]
+    width = np.dtype(dtype).itemsize
+    if data_bytes > 0xFFFFFFFF - 36:
+        raise StorageError(f"{data_bytes} bytes of audio do not fit a WAV file (4 GiB)")
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, tag, channels, sample_rate, sample_rate * channels * width,
+                                    channels * width, 8 * width)
+            + b"data" + struct.pack("<I", data_bytes))
+
+
+def write_plain_wav(f: IO[bytes], samples: np.ndarray, sample_rate: int, subtype: str) -> None:
+    """A canonical RIFF/WAVE file: the ``fmt`` and ``data`` chunks only, so equal samples give equal bytes
+    (libsndfile adds a time-stamped PEAK chunk to float files)."""
+    _, dtype = WAV_FORMATS[subtype]
     if np.dtype(dtype).kind != np.asarray(samples).dtype.kind:
         raise StorageError(f"{subtype} WAV needs {np.dtype(dtype).name} samples, got {np.asarray(samples).dtype}")
     data = np.ascontiguousarray(samples, dtype=dtype)
-    channels = 1 if data.ndim == 1 else data.shape[1]
-    width = data.dtype.itemsize
-    if data.nbytes > 0xFFFFFFFF - 36:
-        raise StorageError(f"{data.nbytes} bytes of audio do not fit a WAV file (4 GiB)")
-    f.write(b"RIFF" + struct.pack("<I", 36 + data.nbytes) + b"WAVE")
-    f.write(b"fmt " + struct.pack("<IHHIIHH", 16, tag, channels, sample_rate, sample_rate * channels * width,
-                                  channels * width, 8 * width))
-    f.write(b"data" + struct.pack("<I", data.nbytes))
+    f.write(wav_header(data.nbytes, sample_rate, 1 if data.ndim == 1 else data.shape[1], subtype))
     f.write(data.tobytes())
+
+
+class StreamingWav:
+    """A float32 :func:`write_plain_wav` file written block by block (``(samples, channels)``); the header's sizes
+    are filled in by :meth:`close`."""
+
+    def __init__(self, f: IO[bytes], sample_rate: int, channels: int) -> None:
+        self.f, self.sample_rate, self.channels, self.data_bytes = f, sample_rate, channels, 0
+        f.write(wav_header(0, sample_rate, channels, "FLOAT"))
+
+    def write(self, block: np.ndarray) -> None:
+        data = np.ascontiguousarray(block, dtype="<f4")
+        if data.ndim != 2 or data.shape[1] != self.channels:
+            raise ValueError(f"expected (samples, {self.channels}), got {data.shape}")
+        wav_header(self.data_bytes + data.nbytes, self.sample_rate, self.channels, "FLOAT")  # the 4 GiB check
+        self.f.write(data.tobytes())
+        self.data_bytes += data.nbytes
+
+    def close(self) -> None:
+        self.f.seek(0)
+        self.f.write(wav_header(self.data_bytes, self.sample_rate, self.channels, "FLOAT"))
+        self.f.seek(0, 2)
 
 
 class WavCodec(Codec):
