@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install demo test test-slow bench bench-gpu lint wheel-check clean
+.PHONY: install demo test test-slow bench bench-deps bench-gpu lint wheel-check clean
 
 install: $(VENV)/.installed
 
@@ -29,15 +29,21 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
-# torchfcpe's own dependencies, for the FCPE baseline in bench/bench_trackers.py (svcprep itself never needs them).
-BENCH_DEPS := einops==0.8.2 local-attention==1.9.0
+# The baselines' own dependencies (svcprep itself never needs them): torchfcpe's, for bench/bench_trackers.py, and
+# the Music-Source-Separation-Training package with its model code's, for bench/bench_separation.py (it pins an
+# older torch it does not need for inference: installed without its dependency list).
+BENCH_DEPS := einops==0.8.2 local-attention==1.9.0 beartype==0.22.9 rotary-embedding-torch==0.9.1 \
+	ml-collections==1.1.0 omegaconf==2.3.0
+BENCH_NO_DEPS := msst==0.1.0
 
-bench: install
+bench-deps: install
 	$(PY) -m pip install -q $(BENCH_DEPS)
+	$(PY) -m pip install -q --no-deps $(BENCH_NO_DEPS)
+
+bench: bench-deps
 	$(PY) bench/run_all.py
 
-bench-gpu: install
-	$(PY) -m pip install -q $(BENCH_DEPS)
+bench-gpu: bench-deps
 	$(PY) bench/bench_gpu.py
 
 # ruff, and the import contracts of pyproject.toml (one-way layers, no cycles) on the package as installed.
