@@ -2,6 +2,9 @@
 bfloat16, a batch sweep plus the memory-derived default; × real time end to end (model load excluded, as a
 long job amortises it), the model's share of the wall time, peak GPU memory, and a naive loop (one file at a
 time on the same GPU) as the baseline. Target: HuBERT-base ≥ 2,000× real time end to end at the best setting.
+The separators of the published full-size configs (viperx BS-RoFormer ep 317, KimberleyJensen Mel-Band RoFormer;
+random weights) per precision and chunks per forward: × real time, peak GPU memory, and the low precisions'
+signal-to-difference ratio against float32 on the same chunks.
 
 ``--device cpu --quick`` runs a tiny version anywhere (a smoke test of this script, not a measurement).
 """
@@ -91,6 +94,56 @@ def tracker_rows(root: Path, device: str, quick: bool) -> list[list[str]]:
     return rows
 
 
+FULL_SIZE_SEPARATORS = (("BS-RoFormer (viperx ep 317)", "full_size_bs_roformer.yaml", "viperx_bs_roformer_317"),
+                        ("Mel-Band RoFormer (KJ)", "full_size_mel_band_roformer.yaml", "kj_mel_band_roformer"))
+
+
+def separator_rows(root: Path, device: str, quick: bool) -> list[list[str]]:
+    """Full-size published separators (random weights, the test fixtures' configs): chunks of 8 s per forward."""
+    import json
+
+    import torch
+
+    from svcprep.separation.separator import load_separator
+
+    fixtures = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "roformer_msst"
+    shapes = json.loads((fixtures / "full_size_keys.json").read_text())
+    rows = []
+    for label, config, published in FULL_SIZE_SEPARATORS[:1] if quick else FULL_SIZE_SEPARATORS:
+        checkpoint = root / f"{published}.ckpt"
+        generator = torch.Generator().manual_seed(0)
+        torch.save({k: torch.randn(v, generator=generator) * 0.02 for k, v in shapes[published].items()}, checkpoint)
+        chunk_seconds = 0.5 if quick else 8.0
+        num_chunks = 2 if quick else 16
+        chunks = np.random.default_rng(0).standard_normal((num_chunks, 2, int(44100 * chunk_seconds)))
+        chunks = (0.1 * chunks).astype(np.float32)
+        reference = None
+        for precision in ("float32", "bfloat16", "float16"):
+            separator = load_separator(checkpoint, fixtures / config, device=device, precision=precision)
+            outputs = []
+            for batch_size in (1, 2) if quick else (1, 2, 4, 8):
+                separator.run_chunks(chunks[:batch_size])  # warm-up
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                start = time.perf_counter()
+                outputs = [separator.run_chunks(chunks[i:i + batch_size]) for i in range(0, num_chunks, batch_size)]
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - start
+                memory = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
+                out = np.concatenate(outputs)
+                if precision == "float32" and reference is None:
+                    reference = out
+                difference = float(np.sum((out - reference) ** 2))
+                sdr = "exact" if difference == 0 else \
+                    f"{10 * np.log10(float(np.sum(reference ** 2)) / difference):.1f} dB"
+                rows.append([label, precision, str(batch_size), f"{num_chunks * chunk_seconds / seconds:.1f}×",
+                             f"{memory:.1f} GiB", sdr])
+            del separator
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
@@ -139,6 +192,7 @@ def main() -> int:
                                  f"{chosen:.0f} s", f"{speed:.0f}×", f"{100 * summary.model_seconds / work:.0f}%",
                                  f"{memory:.1f} GiB", f"{audio / naive:.0f}×", f"{naive / work:.1f}×"])
         tracker_table = tracker_rows(root, args.device, args.quick)
+        separator_table = separator_rows(root, args.device, args.quick)
     write_table("gpu", ["model", "dtype", "--batch-seconds", "batch used", "× real time (end to end)",
                         "model share", "peak GPU memory", "naive loop × real time", "speed-up over naive"], rows,
                 [f"device: {device_name}; {count} clips, {audio:.0f} s of 44.1 kHz FLAC; end to end = wall after "
@@ -146,6 +200,12 @@ def main() -> int:
     write_table("gpu_trackers", ["tracker", "dtype", "clips per call", "× real time", "peak GPU memory"],
                 tracker_table, [f"device: {device_name}; 16 kHz sung clips of 2–10 s ({'quick' if args.quick else 400}"
                                 "); batch size 1 is a peer's one-file loop on the same network; one run each."])
+    write_table("gpu_separation", ["separator", "precision", "chunks per forward", "× real time", "peak GPU memory",
+                                   "against float32"], separator_table,
+                [f"device: {device_name}; published full-size configs with random weights, 8 s stereo chunks at "
+                 "44.1 kHz (the published chunk), network only (chunking and I/O stream beside it); low precisions "
+                 "under autocast, compared with the float32 outputs of the same chunks (signal-to-difference "
+                 "ratio); one run each."])
     if args.quick:
         return 0
     if best_hubert < TARGET_HUBERT:
