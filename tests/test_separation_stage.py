@@ -218,3 +218,21 @@ def test_a_long_track_holds_one_chunk_of_input_and_output_at_a_time():
         demix.add(chunk, np.ones((1, 2, rule.chunk_size), np.float32))
     emitted += demix.take_output().shape[-1]
     assert demix.done and emitted == 600 * block
+
+
+def test_stems_of_a_track_gone_from_the_corpus_are_removed_by_the_next_whole_corpus_run(tmp_path, songs):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a.wav", "b.wav"):
+        (corpus / name).write_bytes((songs / "alice" / "song1.wav").read_bytes())
+    out = tmp_path / "stems"
+    args = ("separate", corpus, "--out", out, "--model", f"vocals={BS}", "--also", "vocals=residual", "--device",
+            "cpu")
+    assert cli(*args).exit_code == 0
+    (corpus / "b.wav").unlink()
+    shard = cli(*args, "--shard", "0/2")  # one shard of the corpus does not see the others' tracks
+    assert shard.exit_code == 0 and (out / "vocals" / "vocals" / "b.wav").is_file()
+    result = cli(*args)
+    assert result.exit_code == 0 and "removed 2 stem file(s)" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == \
+        ["vocals/residual/a.wav", "vocals/vocals/a.wav"]

@@ -232,6 +232,18 @@ class SeparationPass:
             current = {uid: self.stem_path(step, step.kept, uid) for uid in current}
         return [replace(entry, path=current[entry.uid]) for entry in entries if entry.uid in current]
 
+    def prune(self, sources: set[str]) -> int:
+        """Remove the stems of tracks the corpus no longer has (call it only with the whole corpus's uids)."""
+        removed = 0
+        for step in self.chain.steps:
+            for stem in step.written:
+                directory = self.root / step.name / stem
+                for path in sorted(directory.rglob("*.wav")) if directory.is_dir() else ():
+                    if path.relative_to(directory).with_suffix("").as_posix() not in sources:
+                        path.unlink()
+                        removed += 1
+        return removed
+
     def _load(self, step: SeparationStep) -> Any:
         from svcprep.separation.separator import load_separator  # lazy: torch only when a step has work
 

@@ -335,8 +335,12 @@ class Pipeline:
             self._fail(path, Path(path), "scan", reason, self.trees)
         if separation is not None:
             entries = self._separate(separation, entries)
+            removed = separation.prune({e.uid for e in self.corpus.entries}) \
+                if n == 1 and not self.corpus.rejected else 0
             summary.notes.append(f"separation: {separation.separated} track-step(s) separated, {separation.skipped} "
-                                 f"done before; stems in {separation.root}")
+                                 f"done before; stems in {separation.root}"
+                                 + (f"; {removed} stem file(s) of tracks no longer in the corpus removed"
+                                    if removed else ""))
         with self.profile.stage("scan"):
             self._load_stage_records(entries)
             self._done(planned, entries)

@@ -32,6 +32,10 @@ def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str 
     kept = separation.run(entries, {e.uid: source_stamp(e.path) for e in entries}, fail,
                           lambda seconds: setattr(summary, "audio_seconds", summary.audio_seconds + seconds))
     summary.done, summary.skipped = separation.separated, separation.skipped
+    if n == 1 and not scanned.rejected:  # the whole corpus seen: stems of tracks it no longer has go
+        removed = separation.prune({e.uid for e in scanned.entries})
+        if removed:
+            summary.notes.append(f"removed {removed} stem file(s) of tracks no longer in the corpus")
     last = chain.steps[-1]
     summary.notes.append(f"{len(kept)} track(s) separated by every step; what the next stage reads: "
                          f"{out / last.name / last.kept}/<uid>.wav")
