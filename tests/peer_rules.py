@@ -106,3 +106,37 @@ def rvc_highpass(audio: np.ndarray, sr: int) -> np.ndarray:
 
     b, a = signal.butter(N=5, Wn=48, btype="high", fs=sr)
     return signal.lfilter(b, a, audio)
+
+
+def applio_coarse(f0: np.ndarray) -> np.ndarray:
+    """Applio's extract.FeatureInput.coarse_f0: every value (0 Hz too) mel-scaled, mapped and clipped to 1..255."""
+    mel_min, mel_max = 1127 * np.log(1 + 50.0 / 700), 1127 * np.log(1 + 1100.0 / 700)
+    f0_mel = 1127.0 * np.log(1.0 + np.asarray(f0, dtype=np.float64) / 700.0)
+    return np.rint(np.clip((f0_mel - mel_min) * 254 / (mel_max - mel_min) + 1, 1, 255)).astype(int)
+
+
+def applio_load(path, sample_rate: int) -> np.ndarray:
+    """Applio's rvc.lib.utils.load_audio: soundfile, librosa.to_mono, librosa.resample(res_type="soxr_vhq")."""
+    import librosa
+    import soundfile as sf
+
+    audio, rate = sf.read(path)
+    if audio.ndim > 1:
+        audio = librosa.to_mono(audio.T)
+    if rate != sample_rate:
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate, res_type="soxr_vhq")
+    return audio.flatten()
+
+
+def applio_automatic_starts(segment_length: int, sr: int) -> list[tuple[int, int]]:
+    """Applio's "Automatic" cut of one slicer segment: 3.0 s pieces every 2.7 s while more than 3.3 s remain, then
+    the rest; ``(start, end)`` in the segment."""
+    pieces, i = [], 0
+    while True:
+        start = int(sr * (3.0 - 0.3) * i)
+        i += 1
+        if segment_length - start > (3.0 + 0.3) * sr:
+            pieces.append((start, start + int(3.0 * sr)))
+        else:
+            pieces.append((start, segment_length))
+            return pieces

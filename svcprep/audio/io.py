@@ -74,7 +74,7 @@ def decode(path: Path) -> Audio:
     return Audio(samples, int(sample_rate))
 
 
-LENGTH_RULES = ("soxr", "librosa")
+LENGTH_RULES = ("soxr", "librosa", "librosa_vhq")  # librosa_vhq: librosa's length, soxr's very-high quality
 
 
 def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length_rule: str = "soxr") -> int:
@@ -87,7 +87,7 @@ def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length
     """
     if from_rate == to_rate:
         return num_samples
-    if length_rule == "librosa":
+    if length_rule in ("librosa", "librosa_vhq"):
         return int(math.ceil(num_samples * (float(to_rate) / from_rate)))
     return (2 * num_samples * to_rate + from_rate) // (2 * from_rate)
 
@@ -105,13 +105,15 @@ def to_channels(audio: Audio, channels: int) -> np.ndarray:
 def resample(x: np.ndarray, from_rate: int, to_rate: int, length_rule: str = "soxr") -> np.ndarray:
     """soxr high-quality resampling along the first axis (identity when the rates match).
 
-    ``length_rule="librosa"`` zero-pads or cuts the result to :func:`resampled_num_samples`'s ``librosa`` length.
+    ``length_rule="librosa"`` zero-pads or cuts the result to :func:`resampled_num_samples`'s ``librosa`` length;
+    ``"librosa_vhq"`` does the same with soxr's very-high quality (librosa's ``res_type="soxr_vhq"``).
     """
     if from_rate == to_rate:
         return x.astype(np.float32, copy=False)
     import soxr
 
-    y = soxr.resample(x, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+    quality = "VHQ" if length_rule == "librosa_vhq" else "HQ"
+    y = soxr.resample(x, from_rate, to_rate, quality=quality).astype(np.float32, copy=False)
     if length_rule == "soxr":
         return y
     wanted = resampled_num_samples(len(x), from_rate, to_rate, length_rule)

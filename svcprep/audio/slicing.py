@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.audio.filters import apply_filter, butter_highpass, impulse_response
-from svcprep.audio.io import Audio, resample, to_channels
+from svcprep.audio.io import LENGTH_RULES, Audio, resample, to_channels
 from svcprep.errors import ConfigError
 
 PRESETS = {
@@ -35,6 +35,11 @@ PRESETS = {
     "rvc": dict(threshold_db=-42.0, min_length_ms=1500, min_interval_ms=400, hop_ms=15, max_sil_kept_ms=500,
                 piece_seconds=3.7, overlap_seconds=0.3, max_peak=2.5, highpass_hz=48.0,
                 min_piece_seconds=0.75, max_piece_seconds=6.75),
+    # Applio's "Automatic" cutting: RVC's slicer, then 3.0 s pieces with 0.3 s overlap, no high-pass (its default),
+    # the take resampled as librosa's soxr_vhq does; the same bucket limits.
+    "applio": dict(threshold_db=-42.0, min_length_ms=1500, min_interval_ms=400, hop_ms=15, max_sil_kept_ms=500,
+                   piece_seconds=3.0, overlap_seconds=0.3, max_peak=2.5, min_piece_seconds=0.75,
+                   max_piece_seconds=6.75, resample_rule="librosa_vhq"),
     # openvpi's audio-slicer defaults: long pieces, silences kept up to 5 s, no fixed-length cutting.
     "openvpi": dict(threshold_db=-40.0, min_length_ms=5000, min_interval_ms=300, hop_ms=20, max_sil_kept_ms=5000),
 }
@@ -78,6 +83,7 @@ class SliceSettings:
     min_piece_seconds: float = 0.0
     max_piece_seconds: float | None = None
     sample_rate: int | None = None  # None: the take's own rate
+    resample_rule: str = "soxr"  # how a take reaches sample_rate (svcprep.audio.io.LENGTH_RULES)
 
     def __post_init__(self) -> None:
         for name, (low, high, optional) in BOUNDS.items():  # types and bounds first: nothing else reads a value
@@ -89,6 +95,9 @@ class SliceSettings:
             if not low <= value <= high or (name in POSITIVE and value <= 0):
                 bound = f"in ({low:g}, {high:g}]" if name in POSITIVE else f"in [{low:g}, {high:g}]"
                 raise ConfigError(f"slice.{name} = {value:g} is not {bound}", "slice")
+        if self.resample_rule not in LENGTH_RULES:
+            raise ConfigError(f"slice.resample_rule must be one of {', '.join(LENGTH_RULES)}, got "
+                              f"{_shown(self.resample_rule)}", "slice")
         if self.sample_rate is not None and not isinstance(self.sample_rate, int):
             raise ConfigError(f"slice.sample_rate must be an integer, got {self.sample_rate!r}", "slice")
         if self.highpass_hz is not None and self.sample_rate is not None and self.highpass_hz >= self.sample_rate / 2:
@@ -104,7 +113,10 @@ class SliceSettings:
             raise ConfigError("slice: need 0 <= overlap_seconds < piece_seconds", "slice")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["resample_rule"] == "soxr":  # the default leaves the records of earlier runs as they were
+            del data["resample_rule"]
+        return data
 
     def frames(self, sample_rate: int) -> dict[str, int]:
         """The slicer's sizes in samples (hop, window) and frames (the rest), rounded as RVC's slicer rounds."""
@@ -272,7 +284,7 @@ class Slicer:
 
         s = self.settings
         rate = s.sample_rate or source.sample_rate
-        mono = resample(to_channels(source, 1), source.sample_rate, rate)
+        mono = resample(to_channels(source, 1), source.sample_rate, rate, s.resample_rule)
         if s.highpass_hz:
             if self._response is None or self._response[0] != rate:
                 self._response = (rate, impulse_response(*butter_highpass(5, s.highpass_hz, rate)))

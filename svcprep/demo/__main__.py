@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trainer_recipes(out: Path) -> int:
-    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's from the long take (sliced), RVC's
-    and so-vits-svc's from two songs (their voice separated first), each checked by ``verify``; returns the worst
-    exit code."""
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's and Applio's from the long take
+    (sliced), RVC's and so-vits-svc's from two songs (their voice separated first), each checked by ``verify``;
+    returns the worst exit code."""
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
@@ -157,6 +157,7 @@ def run_trainer_recipes(out: Path) -> int:
     (out / "songs_rvc.yaml").write_text(SONGS_CONFIG)
     for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
                                   (("rvc",), out / "takes", out / "trainers" / "rvc"),
+                                  (("applio",), out / "takes", out / "trainers" / "applio"),
                                   ((str(out / "songs_rvc.yaml"), "so-vits-svc"), out / "songs",
                                    out / "trainers" / "songs")):
         print(f"\n{' + '.join(Path(n).stem for n in names)}: {corpus} -> {target}")

@@ -139,6 +139,10 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
             if key == "separate" and value is not None:
                 value = separation_from_config(value, base)  # paths relative to the config that names them
             if key in run_values and run_values[key] != value and overrides.get(key) is None:
+                if key in ("slice", "stages", "separate"):
+                    raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}): the "
+                                      "recipes of one run share its corpus stages; give every config the same "
+                                      f"'{key}:', or run them separately", key)
                 raise ConfigError(f"the configs disagree on {key!r} ({run_values[key]!r} vs {value!r}); "
                                   f"give it on the command line", key)
             run_values[key] = value

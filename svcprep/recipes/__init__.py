@@ -22,6 +22,7 @@ RECIPES = {
     "so-vits-svc": "svcprep.recipes.sovits:SovitsRecipe",
     "ddsp-svc": "svcprep.recipes.ddsp:DdspRecipe",
     "rvc": "svcprep.recipes.rvc:RvcRecipe",
+    "applio": "svcprep.recipes.applio:ApplioRecipe",
     "pieces": "svcprep.recipes.pieces:PiecesRecipe",
 }
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,11 +87,14 @@ class RvcPitch(PitchOutput):
 
 
 class RvcNaming(Naming):
+    """``<dir>/<stem>_<piece>.<ext>`` (``.wav.npy`` for the pitch files); ``stems``: each source's stem."""
+
+    DIRS = {"gt": "0_gt_wavs", "wav16k": "1_16k_wavs", "f0": "2a_f0", "f0nsf": "2b-f0nsf"}
+
     def __init__(self, stems: dict[str, str], feature_dir: str) -> None:
         self.stems, self.feature_dir = stems, feature_dir
         self._uids = {stem: uid for uid, stem in stems.items()}
-        self.dirs = {"gt": "0_gt_wavs", "wav16k": "1_16k_wavs", "f0": "2a_f0", "f0nsf": "2b-f0nsf",
-                     "feature": feature_dir}
+        self.dirs = {**self.DIRS, "feature": feature_dir}
 
     def stem(self, id: EntryId) -> str:
         """``<source stem>_<piece number>`` (RVC's ``<sid>_<i>``-like names), ``mute`` for the mute rows."""
@@ -138,6 +141,7 @@ class RvcRecipe(ContentRecipe):
     name = NAME
     whole_uids = True  # its trainer would read a partial utterance
     encoder_key, encoders = "version", VERSIONS
+    resample_rule: ClassVar[str] = "librosa"  # how a piece reaches 16 kHz (librosa.resample's default: soxr HQ)
     version: str = "v2"
     sample_rate: int = 40000
 
@@ -154,6 +158,10 @@ class RvcRecipe(ContentRecipe):
     @property
     def view(self) -> RvcPieceView:
         return RvcPieceView()
+
+    @property
+    def title(self) -> str:
+        return f"RVC {self.version}"
 
     def naming(self, corpus: Corpus) -> Naming:
         return RvcNaming(rvc_stems(corpus), VERSIONS[self.version][2])
@@ -176,11 +184,12 @@ class RvcRecipe(ContentRecipe):
                               "hold one; choose an output dir without '|'", "out")
         stage = ctx.stages.find("slice") if ctx.stages is not None else None
         if stage is None:
-            raise ConfigError("rvc trains on pieces of at most 6.75 s: keep slicing on (slice: rvc)", "slice")
+            raise ConfigError(f"{self.name} trains on pieces of at most 6.75 s: keep slicing on (slice: {self.name})",
+                              "slice")
         slicing = stage.slice_settings
         if slicing.sample_rate != self.sample_rate:
-            raise ConfigError(f"slicing at {slicing.sample_rate} Hz, the model rate is {self.sample_rate}: RVC slices "
-                              "at its model rate (set slice.sample_rate to it)", "slice")
+            raise ConfigError(f"slicing at {slicing.sample_rate} Hz, the model rate is {self.sample_rate}: "
+                              f"{self.title} slices at its model rate (set slice.sample_rate to it)", "slice")
         if slicing.piece_seconds is not None and slicing.piece_seconds + slicing.overlap_seconds < 0.75:
             raise ConfigError(f"pieces of {slicing.piece_seconds} s are all shorter than the 0.75 s RVC's bucket "
                               "sampler keeps: every piece would be dropped", "slice")
@@ -190,10 +199,10 @@ class RvcRecipe(ContentRecipe):
 
     def outputs(self, ctx: RecipeContext) -> list:
         gt = AudioRequest(self.sample_rate, 1, self.view)
-        wav16k = AudioRequest(16000, 1, self.view, "librosa")
+        wav16k = AudioRequest(16000, 1, self.view, self.resample_rule)
         content, content_sha, tracker, sha = ctx.content_and_pitch(
-            self.extractor, self.content_width, lambda rate: AudioRequest(rate, 1, self.view, "librosa"),
-            self.pitch, f"RVC {self.version}")
+            self.extractor, self.content_width, lambda rate: AudioRequest(rate, 1, self.view, self.resample_rule),
+            self.pitch, self.title)
         grid = OutputGrid(wav16k, 160, True, Fraction(0))  # RMVPE's frames: L16 // 160 + 1, at i·10 ms
         frames = grid.frames_from_audio("wav16k")
         return [

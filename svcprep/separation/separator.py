@@ -145,10 +145,10 @@ class Separator:
                on_error: Callable[[Any, Exception], None] | None = None) -> None:
         """Separate tracks given as ``(key, blocks, normalization)``: ``blocks`` yields ``(channels, n)`` arrays at
         the model rate, with the model's channels; each track's output goes, in order and block by block, to
-        ``sink_of(key)`` as ``(stems, channels, n)``; ``on_done(key)`` once a track's output is complete. A track whose blocks raise one of
-        :data:`TRACK_ERRORS` goes to ``on_error(key, exc)`` (its chunks are dropped, the others go on). Chunks
-        of consecutive tracks share batches; at most one batch of chunks (and one chunk of input and output per
-        track in flight) is held at a time."""
+        ``sink_of(key)`` as ``(stems, channels, n)``; ``on_done(key)`` once a track's output is complete. A track
+        whose blocks raise one of :data:`TRACK_ERRORS` goes to ``on_error(key, exc)`` (its chunks are dropped, the
+        others go on). Chunks of consecutive tracks share batches; at most one batch of chunks (and one chunk of
+        input and output per track in flight) is held at a time."""
         tracks = iter(tracks)
         active: list[tuple[TrackJob, Iterator[np.ndarray]]] = []
         queue: list[tuple[TrackJob, Chunk]] = []
