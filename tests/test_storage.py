@@ -11,7 +11,7 @@ from svcprep.errors import OutputConflictError
 from svcprep.fileio import atomic_write, file_sha256, read_npy_header, remove_stale_temp_files
 from svcprep.ids import EntryId
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
-from svcprep.pipeline.runner import _Progress
+from svcprep.pipeline.progress import Progress
 from svcprep.store.bookkeeping import Bookkeeping, FailureLog, SettingsChangedError
 from svcprep.store.codecs import CODECS
 from svcprep.store.files import FileSink
@@ -102,7 +102,7 @@ def test_a_done_list_stops_when_another_process_records_other_settings(tmp_path)
 
 
 def test_progress_prints_plain_lines_when_not_a_tty(capsys):
-    progress = _Progress(total_seconds=10.0, interval_seconds=0.0)
+    progress = Progress(total_seconds=10.0, interval_seconds=0.0)
     progress.update(5.0)
     progress.close()
     assert "progress: 5/10 s of audio" in capsys.readouterr().err

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from svcprep.pipeline.config import RunConfig
 from svcprep.pipeline.decode import CLIP_ERRORS, DecodeDataset, DecodedClip, DecodePlan, WorkItem, make_batches
 from svcprep.pipeline.models import ModelStage
 from svcprep.pipeline.profile import StageTimes
+from svcprep.pipeline.progress import Progress
 from svcprep.pipeline.summary import RunSummary
 from svcprep.pipeline.writer import BackgroundWriter, WriteJob
 from svcprep.recipes.base import RecipeContext
@@ -63,33 +63,6 @@ class _Planned:
     done_list: Any = None
     done: dict[str, Any] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()  # keys of outputs of this run whose files fix this one's rows
-
-
-class _Progress:
-    """tqdm over seconds of audio on a TTY, periodic log lines otherwise."""
-
-    def __init__(self, total_seconds: float, interval_seconds: float = 30.0) -> None:
-        self.total, self.seen, self.start, self.last_log = total_seconds, 0.0, time.monotonic(), time.monotonic()
-        self.interval = interval_seconds
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=round(total_seconds, 1), unit="s audio", unit_scale=True, dynamic_ncols=True)
-
-    def update(self, seconds: float) -> None:
-        self.seen += seconds
-        if self.bar is not None:
-            self.bar.update(round(seconds, 1))
-        elif time.monotonic() - self.last_log >= self.interval:
-            self.last_log = time.monotonic()
-            elapsed = self.last_log - self.start
-            print(f"progress: {self.seen:.0f}/{self.total:.0f} s of audio, {self.seen / elapsed:.1f}× real time",
-                  file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def check_device(device: str) -> None:
@@ -378,7 +351,7 @@ class Pipeline:
                 total += probe_seconds(entry.path)
             except SvcprepError:
                 continue  # reported when the separation reads it
-        progress = _Progress(total * len(separation.chain.steps))
+        progress = Progress(total * len(separation.chain.steps))
         try:
             return separation.run(entries, stamps,
                                   lambda uid, path, stage, reason: self._fail(uid, path, "separate",
@@ -492,7 +465,7 @@ class Pipeline:
                           c.stages)
         dataset = DecodeDataset(make_batches(work, batch_seconds), plan)
         writer = BackgroundWriter(self._write_failed)
-        progress = _Progress(sum(s for _, s in work))
+        progress = Progress(sum(s for _, s in work))
         summary.setup_seconds = time.monotonic() - setup_started
         processed: set[str] = set()
         batches = backend.batches(dataset, stage)

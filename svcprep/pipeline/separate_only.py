@@ -6,10 +6,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from svcprep.audio.io import probe_seconds
 from svcprep.corpus.scan import load_corpus, shard_of, source_stamp
 from svcprep.corpus.separation import SeparationChain, SeparationPass
+from svcprep.errors import SvcprepError
+from svcprep.pipeline.progress import Progress
 from svcprep.pipeline.summary import RunSummary
 from svcprep.store.bookkeeping import Bookkeeping
+
+
+def _seconds(path: Path) -> float:
+    try:
+        return probe_seconds(path)
+    except SvcprepError:
+        return 0.0  # reported when the separation reads it
 
 
 def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str = "auto",
@@ -29,8 +39,16 @@ def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str 
     for path, reason in scanned.rejected:
         fail(path, Path(path), "scan", reason)
     entries = [e for e in scanned.entries if n == 1 or shard_of(e.uid, n) == k]
-    kept = separation.run(entries, {e.uid: source_stamp(e.path) for e in entries}, fail,
-                          lambda seconds: setattr(summary, "audio_seconds", summary.audio_seconds + seconds))
+    progress = Progress(sum(_seconds(e.path) for e in entries) * len(chain.steps))
+
+    def advance(seconds: float) -> None:
+        summary.audio_seconds += seconds
+        progress.update(seconds)
+
+    try:
+        kept = separation.run(entries, {e.uid: source_stamp(e.path) for e in entries}, fail, advance)
+    finally:
+        progress.close()
     summary.done, summary.skipped = separation.separated, separation.skipped
     if n == 1 and not scanned.rejected:  # the whole corpus seen: stems of tracks it no longer has go
         removed = separation.prune({e.uid for e in scanned.entries})
