@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from svcprep.corpus.records import StageRecords
-from svcprep.corpus.separation import SEPARATED_DIR
+from svcprep.corpus.separation import SEPARATED_DIR, check_separated, is_separated_root
 from svcprep.errors import StorageError
 from svcprep.ids import EntryId
 from svcprep.outputs.base import Output
@@ -75,8 +75,17 @@ def open_recipe_tree(root: Path) -> tuple[OutputTree, dict[str, Any], Any]:
     return tree, data, recipe
 
 
+def separated_checks(root: Path, prefix: str, check_hashes: bool) -> list[OutputCheck]:
+    return [OutputCheck(f"{prefix}{c.step}", c.files, c.ok, problems=c.problems)
+            for c in check_separated(root, check_hashes)]
+
+
 def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
+    if is_separated_root(out):  # svcprep separate --out
+        return separated_checks(out, "", check_hashes)
     checks: list[OutputCheck] = []
+    if is_separated_root(out / SEPARATED_DIR):  # the stems beside a run's trees
+        checks += separated_checks(out / SEPARATED_DIR, f"{SEPARATED_DIR}/", check_hashes)
     for root in recipe_roots(out):
         prefix = "" if root == out else f"{root.name}/"
         try:

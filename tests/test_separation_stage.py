@@ -102,7 +102,7 @@ def test_a_song_in_an_rvc_tree_and_a_so_vits_svc_tree_out(songs_run, songs):
     sovits = sorted(p.name for p in (out / "so-vits-svc" / "dataset" / "44k" / "alice").glob("*.wav"))
     assert {name.rsplit("_", 1)[0] for name in sovits} == {"song1", "song2"}  # pieces of both songs
     checks = verify_root(out)
-    assert {c.name.split("/")[0] for c in checks} == {"songs", "so-vits-svc"}
+    assert {c.name.split("/")[0] for c in checks} == {"separated", "songs", "so-vits-svc"}
     assert all(not c.problems for c in checks), [c.problems for c in checks if c.problems]
 
 
@@ -153,6 +153,15 @@ def test_svcprep_separate_chains_steps_each_reading_what_the_last_kept(tmp_path,
     again = cli("separate", corpus, "--out", out, "--model", f"vocals={BS}", "--model", f"lead={MEL}",
                 "--keep", "vocals=residual", "--device", "cpu")
     assert again.exit_code == 0 and "skipped 2" in again.output
+    checks = verify_root(out)
+    assert [(c.name, c.files, c.ok, c.problems) for c in checks] == [("lead", 1, 1, []), ("vocals", 1, 1, [])]
+    assert cli("verify", out).exit_code == 0
+    with open(out / "lead" / "vocals" / "a" / "song1.wav", "r+b") as f:  # one sample changed on disk
+        f.seek(1000)
+        f.write(b"\x01\x02\x03\x04")
+    problems = [p for c in verify_root(out) for p in c.problems]
+    assert problems == [("vocals/a/song1", "changed since svcprep wrote it (sha256 differs)")]
+    assert cli("verify", out).exit_code == 1
 
 
 @pytest.mark.parametrize("args", [

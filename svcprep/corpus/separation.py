@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from svcprep.audio.stream import read_blocks, streamed_num_samples
 from svcprep.corpus.scan import CorpusEntry
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.fileio import FILE_MODE, file_sha256
-from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord
+from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.separation.msst_config import SeparatorConfig, separator_config
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
 from svcprep.store.bookkeeping import Bookkeeping
@@ -337,3 +337,58 @@ def _take(blocks: deque, count: int) -> np.ndarray:
             blocks[0] = block[:, needed:]
             needed = 0
     return np.concatenate(parts, axis=1)
+
+
+# -- verify ---------------------------------------------------------------------------------------------------
+def is_separated_root(root: Path) -> bool:
+    """A dir the separation stage wrote (``svcprep separate --out``, or ``OUT/separated`` beside a run's trees)."""
+    bookkeeping = Bookkeeping(root)
+    names = bookkeeping.recorded_outputs() if bookkeeping.dir.is_dir() else []
+    try:
+        return bool(names) and all(bookkeeping.read_record(name).kind == "separated" for name in names)
+    except (RecordError, AttributeError):
+        return False
+
+
+@dataclass
+class StemCheck:
+    """What ``verify`` found of one step's stems: files checked, files fine, problems ``(where, what)``."""
+
+    step: str
+    files: int = 0
+    ok: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def check_separated(root: Path, check_hashes: bool = True) -> list[StemCheck]:
+    """Every stem each step's done-lists name: there, a float WAV at the separator's rate, its bytes as written."""
+    import soundfile as sf
+
+    bookkeeping = Bookkeeping(root)
+    checks = []
+    for name in bookkeeping.recorded_outputs():
+        record = bookkeeping.read_record(name)
+        check = StemCheck(name)
+        rate = record.settings.get("separator", {}).get("sample_rate")
+        for uid, entry in sorted(bookkeeping.done_list(record, "read").load().items()):
+            for file in record.files:
+                check.files += 1
+                path = root / name / file.name / f"{uid}.wav"
+                where = f"{file.name}/{uid}"
+                if not path.is_file():
+                    check.problems.append((where, "missing (rerun to separate it again)"))
+                    continue
+                try:
+                    info = sf.info(str(path))
+                except (RuntimeError, sf.LibsndfileError) as exc:
+                    check.problems.append((where, f"unreadable ({exc})"))
+                    continue
+                if info.samplerate != rate or info.subtype != "FLOAT":
+                    check.problems.append((where, f"{info.samplerate} Hz {info.subtype}; the step writes float "
+                                                  f"WAVs at {rate} Hz"))
+                elif check_hashes and file_sha256(path) != entry.sha256.get(file.name):
+                    check.problems.append((where, "changed since svcprep wrote it (sha256 differs)"))
+                else:
+                    check.ok += 1
+        checks.append(check)
+    return checks
