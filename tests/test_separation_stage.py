@@ -245,3 +245,29 @@ def test_stems_of_a_track_gone_from_the_corpus_are_removed_by_the_next_whole_cor
     assert result.exit_code == 0 and "removed 2 stem file(s)" in result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == \
         ["vocals/residual/a.wav", "vocals/vocals/a.wav"]
+
+
+def test_a_checkpoint_copied_or_touched_is_the_same_step_and_new_weights_are_not(tmp_path, songs):
+    import os
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.wav").write_bytes((songs / "alice" / "song1.wav").read_bytes())
+    models = tmp_path / "models"
+    models.mkdir()
+    for suffix in (".ckpt", ".yaml"):
+        shutil.copy(BS.with_suffix(suffix), models / f"vocals{suffix}")
+    args = ("separate", corpus, "--out", tmp_path / "stems", "--model", f"vocals={models / 'vocals.ckpt'}",
+            "--device", "cpu")
+    assert cli(*args).exit_code == 0
+    os.utime(models / "vocals.ckpt", ns=(1, 1))  # copied elsewhere, restored from a backup: same bytes
+    again = cli(*args)
+    assert again.exit_code == 0 and "skipped 1" in again.output, again.output
+    import torch
+
+    weights = torch.load(models / "vocals.ckpt", weights_only=True)
+    weights["final_norm.gamma"] = weights["final_norm.gamma"] * 2  # retrained: other weights under the same name
+    torch.save(weights, models / "vocals.ckpt")
+    changed = cli(*args)
+    assert changed.exit_code == 2 and "checkpoint_sha256" in changed.output, changed.output

@@ -26,6 +26,7 @@ import numpy as np
 from svcprep.audio.stream import read_blocks, streamed_num_samples
 from svcprep.corpus.scan import CorpusEntry
 from svcprep.errors import ConfigError, SvcprepError
+from svcprep.extractors.hub import cached_fingerprint
 from svcprep.fileio import FILE_MODE, file_sha256
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.separation.msst_config import SeparatorConfig, separator_config
@@ -60,9 +61,10 @@ class SeparationStep:
         return (self.kept, *(s for s in self.also if s != self.kept))
 
     def settings(self) -> dict[str, Any]:
-        stat = self.checkpoint.stat()
+        """What decides the stems: the weights and config by content (a copied checkpoint is the same step; its
+        sha256 is hashed once per machine), what is kept, the overlap."""
         return {"name": self.name, "checkpoint": self.checkpoint.name,
-                "checkpoint_stamp": f"{stat.st_size}:{stat.st_mtime_ns}",
+                "checkpoint_sha256": cached_fingerprint(self.checkpoint)[:16],
                 "config_sha256": hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16],
                 "keep": self.kept, "also": list(self.also), "num_overlap": self.num_overlap or self.config.num_overlap}
 
