@@ -271,7 +271,8 @@ def check_tensor_sizes(loaded: Any, path: Path) -> None:
     for tensor in _tensors(loaded):
         needed = tensor.numel() * tensor.element_size()
         storage = tensor.untyped_storage()
-        if tensor.numel() > 1 and (0 in tensor.stride() or needed > storage.nbytes()):
+        expanded = any(stride == 0 and size > 1 for stride, size in zip(tensor.stride(), tensor.shape, strict=True))
+        if tensor.numel() > 1 and (expanded or needed > storage.nbytes()):
             raise CheckpointError(f"{path}: a tensor of shape {tuple(tensor.shape)} is a view of {storage.nbytes()} "
                                   "bytes (an expanded or strided storage): not a checkpoint's weights")
         total_values += tensor.numel()

@@ -140,3 +140,97 @@ def applio_automatic_starts(segment_length: int, sr: int) -> list[tuple[int, int
         else:
             pieces.append((start, segment_length))
             return pieces
+
+
+def fork_resampled_wav(path) -> np.ndarray | None:
+    """so-vits-svc-fork's preprocess_resample._preprocess_one, as int16 samples (``None``: the clip is skipped)."""
+    import io
+
+    import librosa
+    import soundfile as sf
+
+    audio, sr = librosa.load(path, sr=44100, mono=True)
+    if len(audio) / sr < 0.3:
+        return None
+    audio /= max(audio.max(), -audio.min())
+    audio, _ = librosa.effects.trim(audio, top_db=30, frame_length=int(0.1 * sr), hop_length=int(0.05 * sr))
+    if len(audio) / sr < 0.3:
+        return None
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, samplerate=sr, subtype="PCM_16", format="WAV")
+    buffer.seek(0)
+    return sf.read(buffer, dtype="int16")[0]
+
+
+def fork_dio(wav: np.ndarray, hop: int = 512, sr: int = 44100) -> np.ndarray:
+    """so-vits-svc-fork's compute_f0(method="dio"): quantile scaling, pyworld dio + stonemask, 0.1 Hz rounding,
+    _resize_f0 onto len // hop frames."""
+    import pyworld
+
+    wav = wav.astype(np.float32)
+    wav /= np.quantile(np.abs(wav), 0.999)
+    f0, t = pyworld.dio(wav.astype(np.double), fs=sr, f0_ceil=1100, f0_floor=50, frame_period=1000 * hop / sr)
+    f0 = pyworld.stonemask(wav.astype(np.double), f0, t, sr)
+    for index, pitch in enumerate(f0):
+        f0[index] = round(pitch, 1)
+    target_len = wav.shape[0] // hop
+    source = np.array(f0)
+    source[source < 0.001] = np.nan
+    target = np.interp(np.arange(0, len(source) * target_len, len(source)) / target_len, np.arange(0, len(source)),
+                       source)
+    return np.nan_to_num(target)
+
+
+def fork_interpolate_f0(f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """so-vits-svc-fork's f0.interpolate_f0, its loop as written (filling in place as it goes)."""
+    data = np.reshape(np.array(f0, dtype=np.float32), (f0.size, 1))
+    vuv = np.zeros((data.size, 1), dtype=np.float32)
+    vuv[data > 0.0] = 1.0
+    ip = data
+    n = data.size
+    last = 0.0
+    for i in range(n):
+        if data[i] <= 0.0:
+            j = i + 1
+            for j in range(i + 1, n):  # noqa: B007 - j is read after the loop, as in the original
+                if data[j] > 0.0:
+                    break
+            if j < n - 1:
+                if last > 0.0:
+                    step = (data[j] - data[i - 1]) / float(j - i)
+                    for k in range(i, j):
+                        ip[k] = data[i - 1] + step * (k - i + 1)
+                else:
+                    for k in range(i, j):
+                        ip[k] = data[j]
+            else:
+                for k in range(i, n):
+                    ip[k] = last
+        else:
+            ip[i] = data[i]
+            last = data[i]
+    return ip[:, 0], vuv[:, 0]
+
+
+def torchaudio_resample(waveform: np.ndarray, orig: int, new: int) -> np.ndarray:
+    """torchaudio.functional.resample's default (sinc_interp_hann, lowpass_filter_width 6, rolloff 0.99), with
+    torch.conv1d as torchaudio applies it."""
+    import math
+
+    import torch
+
+    gcd = math.gcd(orig, new)
+    orig, new = orig // gcd, new // gcd
+    base = min(orig, new) * 0.99
+    width = math.ceil(6 * orig / base)
+    idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
+    t = torch.arange(0, -new, -1, dtype=torch.float64)[:, None, None] / new + idx
+    t = (t * base).clamp(-6, 6)
+    window = torch.cos(t * math.pi / 6 / 2) ** 2
+    t = t * math.pi
+    kernels = torch.where(t == 0, torch.tensor(1.0).to(t), t.sin() / t) * window * (base / orig)
+    kernels = kernels.to(torch.float32)
+    x = torch.from_numpy(np.asarray(waveform, np.float32))[None]
+    x = torch.nn.functional.pad(x, (width, width + orig))
+    out = torch.nn.functional.conv1d(x[:, None], kernels, stride=orig).transpose(1, 2).reshape(1, -1)
+    return out[0, : int(math.ceil(new * len(waveform) / orig))].numpy()

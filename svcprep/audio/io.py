@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from svcprep.audio.sinc import sinc_resample
 from svcprep.errors import AudioLoadError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
@@ -74,7 +75,8 @@ def decode(path: Path) -> Audio:
     return Audio(samples, int(sample_rate))
 
 
-LENGTH_RULES = ("soxr", "librosa", "librosa_vhq")  # librosa_vhq: librosa's length, soxr's very-high quality
+# librosa_vhq: librosa's length, soxr's very-high quality; torchaudio: its windowed-sinc Resample (svcprep.audio.sinc)
+LENGTH_RULES = ("soxr", "librosa", "librosa_vhq", "torchaudio")
 
 
 def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length_rule: str = "soxr") -> int:
@@ -87,6 +89,8 @@ def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length
     """
     if from_rate == to_rate:
         return num_samples
+    if length_rule == "torchaudio":
+        return -(-num_samples * to_rate // from_rate)
     if length_rule in ("librosa", "librosa_vhq"):
         return int(math.ceil(num_samples * (float(to_rate) / from_rate)))
     return (2 * num_samples * to_rate + from_rate) // (2 * from_rate)
@@ -110,6 +114,8 @@ def resample(x: np.ndarray, from_rate: int, to_rate: int, length_rule: str = "so
     """
     if from_rate == to_rate:
         return x.astype(np.float32, copy=False)
+    if length_rule == "torchaudio":
+        return sinc_resample(x, from_rate, to_rate)
     import soxr
 
     quality = "VHQ" if length_rule == "librosa_vhq" else "HQ"

@@ -20,6 +20,7 @@ from svcprep.errors import ConfigError
 RECIPES = {
     "amphion": "svcprep.recipes.amphion:AmphionRecipe",
     "so-vits-svc": "svcprep.recipes.sovits:SovitsRecipe",
+    "so-vits-svc-fork": "svcprep.recipes.sovits_fork:SovitsForkRecipe",
     "ddsp-svc": "svcprep.recipes.ddsp:DdspRecipe",
     "rvc": "svcprep.recipes.rvc:RvcRecipe",
     "applio": "svcprep.recipes.applio:ApplioRecipe",

@@ -100,15 +100,19 @@ class SovitsPitch(PitchOutput):
 
 
 class SovitsNaming(Naming):
+    """``dataset/<rate dir>/<speaker>/<stem><suffix of the file>``."""
+
+    SUFFIXES = SUFFIXES
+
     def __init__(self, table: NameTable, rate_dir: str) -> None:
         self.table, self.rate_dir = table, rate_dir
 
     def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
         speaker, stem = self.table.speaker_and_stem(uid)
-        return PurePosixPath("dataset", self.rate_dir, speaker, f"{stem}{SUFFIXES[file]}{suffix}")
+        return PurePosixPath("dataset", self.rate_dir, speaker, f"{stem}{self.SUFFIXES[file]}{suffix}")
 
     def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
-        ending = SUFFIXES[file] + suffix
+        ending = self.SUFFIXES[file] + suffix
         parts = relative.parts
         if len(parts) != 4 or parts[:2] != ("dataset", self.rate_dir) or not parts[3].endswith(ending):
             return None

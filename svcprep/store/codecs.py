@@ -179,6 +179,36 @@ class WavCodec(Codec):
         return shape, info.subtype
 
 
+class TorchDictCodec(Codec):
+    """``torch.save`` of a dict of tensors (numpy arrays and numpy/int scalars become tensors; int64 stays int64),
+    what a trainer reads with ``torch.load(weights_only=True)``; read back through the strict unpickler as numpy."""
+
+    name, suffix = "torch_dict", ".pt"
+
+    def encode(self, value: dict[str, Any], f: IO[bytes]) -> None:
+        import torch
+
+        tensors = {key: torch.from_numpy(np.ascontiguousarray(item)) if isinstance(item, np.ndarray)
+                   else torch.tensor(int(item) if isinstance(item, np.integer | int) else item)
+                   for key, item in value.items()}
+        buffer = io.BytesIO()
+        torch.save(tensors, buffer)
+        f.write(buffer.getvalue())
+
+    def decode(self, path: Path) -> dict[str, np.ndarray]:
+        import torch
+
+        from svcprep.extractors.checkpoint_io import load_state_dict_file  # lazy: torch stays off start-up
+
+        data = load_state_dict_file(path)
+        if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+            raise StorageError(f"{path}: not a dict of tensors")
+        return {str(key): tensor.numpy() for key, tensor in data.items()}
+
+    def header(self, path: Path) -> tuple[tuple[int, ...], str]:
+        return (), "dict"
+
+
 class JsonCodec(Codec):
     name, suffix = "json", ".json"
 
@@ -195,4 +225,4 @@ class JsonCodec(Codec):
 
 CODECS: dict[str, Codec] = {c.name: c for c in (NpyCodec(), NpyObjectCodec(), TorchTensorCodec(),
                                                  WavCodec("wav_int16", "PCM_16"), WavCodec("wav_float32", "FLOAT"),
-                                                 JsonCodec())}
+                                                 TorchDictCodec(), JsonCodec())}
