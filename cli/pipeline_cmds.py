@@ -249,8 +249,8 @@ def extract(
 @reports_errors
 def run(
     configs: list[str] = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name "
-                                      "(amphion-svc, so-vits-svc, ddsp-svc, rvc, applio). Repeat to write several "
-                                      "projects' trees in one pass (each under OUT/<config name>/)."),
+                                      "(amphion-svc, so-vits-svc, so-vits-svc-fork, ddsp-svc, rvc, applio). Repeat to "
+                                      "write several projects' trees in one pass (each under OUT/<config name>/)."),
     corpus: Path = typer.Option(None, "--corpus", help="Overrides the config's corpus."),
     out: Path = typer.Option(None, "--out", "-o", help="Overrides the config's out."),
     models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID: an extractor's model, or a pitch "

@@ -94,6 +94,13 @@ separate:
 """
 
 
+FORK_CONFIG = """\
+# so-vits-svc-fork from the long take, cut into pieces first (the fork's split needs 5 clips per speaker).
+recipe: so-vits-svc-fork
+slice: {preset: openvpi, piece_seconds: 4.0, min_piece_seconds: 1.0}
+"""
+
+
 def write_amphion_dataset(root: Path, corpus: Path) -> None:
     """An Amphion-style dataset dir over the demo corpus (train.json / test.json), for the guide's examples."""
     import json
@@ -147,22 +154,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trainer_recipes(out: Path) -> int:
-    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's and Applio's from the long take
-    (sliced), RVC's and so-vits-svc's from two songs (their voice separated first), each checked by ``verify``;
-    returns the worst exit code."""
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's, Applio's and so-vits-svc-fork's from
+    the long take (sliced), RVC's and so-vits-svc's from two songs (their voice separated first), each checked by
+    ``verify``; returns the worst exit code."""
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
     worst = 0
     (out / "songs_rvc.yaml").write_text(SONGS_CONFIG)
+    (out / "fork.yaml").write_text(FORK_CONFIG)
     for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
                                   (("rvc",), out / "takes", out / "trainers" / "rvc"),
                                   (("applio",), out / "takes", out / "trainers" / "applio"),
+                                  ((str(out / "fork.yaml"),), out / "takes", out / "trainers" / "so-vits-svc-fork"),
                                   ((str(out / "songs_rvc.yaml"), "so-vits-svc"), out / "songs",
                                    out / "trainers" / "songs")):
         print(f"\n{' + '.join(Path(n).stem for n in names)}: {corpus} -> {target}")
-        config = run_config_from_files([read_run_config(name) for name in names], model_paths=models,
-                                       options=options, corpus=corpus, out=target)
+        files = [read_run_config(name) for name in names]
+        tracks_with_rmvpe = any(data.get("recipe") != "so-vits-svc-fork" for data, _, _ in files)  # its F0 is DIO
+        config = run_config_from_files(files, model_paths=models if tracks_with_rmvpe else
+                                       {"contentvec": models["contentvec"]}, options=options, corpus=corpus,
+                                       out=target)
         summary = run_pipeline(config)
         print(summary.describe())
         checks = verify_root(target)
