@@ -158,3 +158,12 @@ def test_a_content_model_of_the_wrong_width_is_one_clear_line(tmp_path, corpus):
     assert result.exit_code == 2 and "768" in result.output and len(result.output.strip().splitlines()) == 1, \
         result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_speaker_names_that_collide_are_one_clear_line(tmp_path, content_model):
+    for speaker in ("a b", "a_b"):  # both become the speaker dir a_b
+        (tmp_path / "raw" / speaker).mkdir(parents=True)
+        sf.write(tmp_path / "raw" / speaker / "x.wav", sing(1.0, 44100, seed=1), 44100)
+    result = run_fork(tmp_path / "raw", tmp_path / "out", content_model)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "a_b" in result.output and not (tmp_path / "out").exists()
