@@ -30,6 +30,8 @@ from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, SvcprepError
 from svcprep.outputs.base import AudioRequest, ModelRequest, Output
+from svcprep.outputs.common import view_settings
+from svcprep.outputs.features import model_settings
 from svcprep.outputs.records import FileRecord, GridRecord, OutputRecord
 from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.pitch.settings import PitchSettings, check_backend
@@ -132,9 +134,9 @@ class ForkData(Output):
         return {"data": {k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in data.items()}}
 
     def record(self) -> OutputRecord:
-        settings = {"content": self.content.resolved.name if hasattr(self.content.resolved, "name") else "",
-                    "content_sha256": self.checkpoint_sha256, "f0": "dio (the fork's)", "hop_length": HOP,
-                    "n_fft": N_FFT, "n_mels": N_MELS, "speakers": dict(self.speakers)}
+        settings = {"content": model_settings(self.content, self.checkpoint_sha256), "f0": "dio (the fork's)",
+                    "view": view_settings(self.audio.view), "hop_length": HOP, "n_fft": N_FFT, "n_mels": N_MELS,
+                    "speakers": dict(self.speakers)}
         return OutputRecord(self.name, self.kind, self.files, settings, grid=GridRecord(SAMPLE_RATE, HOP),
                             dim=CONTENT_WIDTH)
 
