@@ -50,6 +50,14 @@ def tiny_models_by_name(tiny_dir) -> dict[str, tuple[Path, dict]]:
     }
 
 
+@pytest.fixture(scope="module")
+def content_model(tmp_path_factory) -> Path:
+    """A 768-d fairseq ContentVec of 2 layers, as the trainers' recipes read (they read layer 12: the tests set
+    ``contentvec.layer=2``)."""
+    return tiny_models.save_fairseq_contentvec(tmp_path_factory.mktemp("cv") / "cv768.pt", hidden_size=768,
+                                               proj_dim=256)
+
+
 def synthetic_audio(num_samples: int, seed: int, channels: int = 1) -> np.ndarray:
     """A gliding harmonic tone with noise, float32, peak < 0.5."""
     rng = np.random.default_rng(seed)

@@ -57,13 +57,6 @@ def corpus(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def content_model(tmp_path_factory):
-    """A 768-d fairseq ContentVec of 2 layers (so-vits' vec768l12 reads layer 12: the tests set layer 2)."""
-    return tiny_models.save_fairseq_contentvec(tmp_path_factory.mktemp("cv") / "cv768.pt", hidden_size=768,
-                                               proj_dim=256)
-
-
 def short_clips(corpus, root):
     """A copy of the corpus without its long clip (five clips)."""
     for uid, _, seconds in CLIPS:

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from svcprep.cli.main import app
 from svcprep.corpus.separation import SeparationChain, SeparationPass, separation_from_config
-from svcprep.demo import tiny_models
 from svcprep.demo.synthetic import known_pitch_clip
 from svcprep.errors import ConfigError
 from svcprep.pipeline.separate_only import run_separation
@@ -52,12 +51,6 @@ def songs(tmp_path_factory):
     sf.write(root / "alice" / "nan.wav", nan, 44100, subtype="FLOAT")
     sf.write(root / "alice" / "short.wav", np.zeros((300, 2), np.float32), 44100)
     return root
-
-
-@pytest.fixture(scope="module")
-def content_model(tmp_path_factory):
-    return tiny_models.save_fairseq_contentvec(tmp_path_factory.mktemp("cv") / "cv768.pt", hidden_size=768,
-                                               proj_dim=256)
 
 
 def run_config(directory: Path, **step) -> Path:

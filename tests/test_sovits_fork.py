@@ -41,12 +41,6 @@ def corpus(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def content_model(tmp_path_factory):
-    return tiny_models.save_fairseq_contentvec(tmp_path_factory.mktemp("cv") / "cv768.pt", hidden_size=768,
-                                               proj_dim=256)
-
-
 def run_fork(corpus, out, content_model, *extra):
     return cli("run", "-c", "so-vits-svc-fork", "--corpus", corpus, "--out", out, "--model",
                f"contentvec={content_model}", "--set", "contentvec.layer=2", "--device", "cpu", *extra)
