@@ -89,7 +89,6 @@ class TrackDemix:
         self._weight = np.zeros(0, np.float32)
         self._out_start = 0  # padded-track position of _sum[..., 0]
         self._final_until = 0  # padded-track positions below this are final
-        self._emitted = 0  # output samples (of the track, padding cut) returned so far
 
     # -- input ---------------------------------------------------------------------------------------
     @property
@@ -204,5 +203,4 @@ class TrackDemix:
         self._out_start = final
         skip = max(0, self.offset - begin)  # the leading padding is never output
         out = out[..., skip:]
-        self._emitted += out.shape[-1]
         return out

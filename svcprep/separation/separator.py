@@ -73,9 +73,6 @@ class Separator:
         """The shortest mix the network's STFT accepts (its reflect padding needs more than n_fft // 2 samples)."""
         return self.config.shape.stft_n_fft // 2 + 1
 
-    def settings(self) -> dict[str, Any]:
-        return {**self.config.settings(), "num_overlap": self.rule.num_overlap}
-
     # -- the network -----------------------------------------------------------------------------------
     def _autocast(self):
         dtype = PRECISIONS[self.precision]
