@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install demo test test-slow bench bench-deps bench-gpu lint wheel-check clean
+.PHONY: install browser demo test test-slow bench bench-deps bench-gpu lint wheel-check clean
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,13 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: install
 	$(PY) -m svcprep.demo --out $(DEMO_OUT)
 
-test: install
+# The report page is tested in a real headless browser: Debian's Chromium, installed here on a fresh machine.
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	chromium --version
+
+test: install browser
 	$(PY) -m pytest -q -m "not slow"
 
 test-slow: install

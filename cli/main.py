@@ -9,6 +9,7 @@ from svcprep.cli.align_cmd import align
 from svcprep.cli.dataset_cmds import pitch, plot, slice_takes, stats, verify
 from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
+from svcprep.cli.report_cmd import report
 from svcprep.cli.separate_cmd import separate
 
 ABOUT = ("Prepare singing-voice-conversion training data: mels, content features and pitch on each model's exact "
@@ -27,6 +28,7 @@ COMMANDS = {
     "extract": (extract, "Content features (Whisper, ContentVec, ...) aligned to the mels."),
     "pitch": (pitch, "F0 and voicing on mel frames (parselmouth, WORLD, FCPE, RMVPE)."),
     "separate": (separate, "Vocals out of songs, reverb out of vocals (BS-/Mel-Band RoFormer)."),
+    "report": (report, "Quality, minutes and sung range of a corpus, before training."),
     "slice": (slice_takes, "Cut long takes at their silences into pieces and a manifest."),
     "stats": (stats, "Amphion's dataset statistics from finished mels and pitch."),
     "verify": (verify, "Check an output tree against its records and each trainer's rules."),

@@ -127,7 +127,8 @@ def test_the_top_level_help_says_what_the_tool_is_in_one_line_per_command():
                           env={**os.environ, "COLUMNS": "80"})
     assert proc.returncode == 0 and "Amphion, so-vits-svc, DDSP-SVC and RVC read" in " ".join(proc.stdout.split())
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│ ") and not line.startswith("│ --")]
-    commands = ("run", "mel", "extract", "pitch", "separate", "slice", "stats", "verify", "plot", "hops", "align")
+    commands = ("run", "mel", "extract", "pitch", "separate", "report", "slice", "stats", "verify", "plot", "hops",
+                "align")
     assert [row.split()[1] for row in rows] == list(commands), proc.stdout  # one line each, no wrapped paragraph
     assert "aligned to the exact mel frame grid" not in proc.stdout and "sha256" not in proc.stdout
 

@@ -21,6 +21,8 @@ from svcprep.extractors.base import quiet_transformers
 from svcprep.extractors.registry import ENTRIES, spec_for
 from svcprep.pipeline.config import read_run_config, run_config_from_files
 from svcprep.pipeline.runner import run_pipeline
+from svcprep.report.flags import Thresholds
+from svcprep.report.run import write_report
 from svcprep.verify import describe, verify_root
 
 
@@ -150,7 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     checked = check(config.out, features, recipe.preset.time_axis)
     print(f"checked {checked} files: row counts equal the mel frame counts for every uid")
     print(f"outputs: {config.out}/{{mels,{','.join(features)}}}/<uid>.npy   (run config: {config_path})")
-    return max(summary.exit_code, run_trainer_recipes(args.out))
+    worst = max(summary.exit_code, run_trainer_recipes(args.out))
+    return max(worst, write_reports(args.out))
+
+
+def write_reports(out: Path) -> int:
+    """The data report of the corpus (before) and of RVC's sliced pieces (after, with RVC's own limits)."""
+    worst = 0
+    for source, target in ((out / "corpus", out / "report"), (out / "trainers" / "rvc", out / "report_rvc")):
+        print(f"\nreport: {source} -> {target}")
+        summary = write_report(source, target, thresholds=Thresholds())
+        print(summary.describe())
+        worst = max(worst, summary.exit_code)
+    return worst
 
 
 def run_trainer_recipes(out: Path) -> int:

@@ -1,0 +1,94 @@
+"""One streaming read of one file: every weight-free measure of the report from a single pass over its blocks, in
+memory that does not grow with the file (blocks of 10 s, meters of fixed size)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from svcprep.audio.stream import read_blocks, stream_info
+from svcprep.report.bandwidth import StreamingBandwidth
+from svcprep.report.f0_range import SAMPLE_RATE as F0_SAMPLE_RATE
+from svcprep.report.f0_range import StreamingF0Range
+from svcprep.report.levels import StreamingLevels
+from svcprep.report.loudness import StreamingLoudness
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    clip_level: float
+    silence_dbfs: float
+    with_pitch: bool
+
+
+@dataclass
+class ClipMeasures:
+    """The per-clip columns of ``report.json`` (``values``), and what the report aggregates across clips: the
+    voiced frames per 10-cent F0 bin and a hash of the decoded samples (duplicates)."""
+
+    values: dict[str, Any]
+    f0_histogram: np.ndarray | None = None
+    samples_sha256: str = ""
+    audio_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
+    """Read ``path`` once, block by block, at its own rate and channels; raises :class:`AudioLoadError` (and
+    ``ValueError`` for more than five channels) for a file that cannot be measured."""
+    import soxr
+
+    _, sample_rate, channels = stream_info(path)
+    levels = StreamingLevels(sample_rate, channels, settings.clip_level)
+    loudness = StreamingLoudness(sample_rate, channels)
+    bandwidth = StreamingBandwidth(sample_rate)
+    f0_range = StreamingF0Range() if settings.with_pitch else None
+    to_f0_rate = None
+    if f0_range is not None and sample_rate != F0_SAMPLE_RATE:
+        to_f0_rate = soxr.ResampleStream(sample_rate, F0_SAMPLE_RATE, 1, dtype="float64", quality="HQ")
+    digest = hashlib.sha256(f"{sample_rate}:{channels}:".encode())
+    blocks = read_blocks(path, sample_rate, channels)
+    block = next(blocks, None)
+    while block is not None:
+        following = next(blocks, None)
+        digest.update(np.ascontiguousarray(block.T).tobytes())
+        levels.update(block)
+        loudness.update(block)
+        mono = block.mean(axis=0, dtype=np.float64)
+        bandwidth.update(mono)
+        if f0_range is not None:
+            f0_range.update(mono if to_f0_rate is None else to_f0_rate.resample_chunk(mono, last=following is None))
+        block = following
+    levels.finish()
+    bandwidth.finish()
+    if f0_range is not None:
+        f0_range.finish()
+    low, high = f0_range.range_hz() if f0_range is not None else (None, None)
+    seconds = levels.num_samples / sample_rate
+    values = {
+        "seconds": round(seconds, 4),
+        "sample_rate": sample_rate,
+        "channels": channels,
+        "peak_dbfs": _rounded(levels.peak_dbfs(), 3),
+        "clipped_fraction": round(levels.clipped_fraction(), 8),
+        "lufs": loudness.lufs(),  # unrounded: the library's value
+        "silence_fraction": _rounded(levels.silence_fraction(settings.silence_dbfs), 4),
+        "dc_offset": round(levels.dc_offset(), 6),
+        "bandwidth_hz": _rounded(bandwidth.bandwidth_hz(), 1),
+        "snr_db": _rounded(levels.snr_db(), 2),
+        "f0_min_hz": _rounded(low, 1),
+        "f0_max_hz": _rounded(high, 1),
+        "voiced_fraction": _rounded(f0_range.voiced_fraction(), 4) if f0_range is not None else None,
+    }
+    if values["lufs"] is not None and not np.isfinite(values["lufs"]):
+        values["lufs"] = None  # silence: no loudness (JSON has no -inf)
+    return ClipMeasures(values, f0_range.histogram if f0_range is not None else None, digest.hexdigest(),
+                        seconds)

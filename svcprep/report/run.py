@@ -1,0 +1,161 @@
+"""``svcprep report``: measure every clip of a corpus or an output tree in worker processes (one streaming read
+each, a bounded number of files in flight), then write ``report.json`` and ``report.html`` atomically.
+
+A file that cannot be measured is listed under ``failures`` with its path and reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from svcprep.audio.stream import stream_info
+from svcprep.errors import ConfigError, SvcprepError
+from svcprep.fileio import atomic_write_text
+from svcprep.pipeline.progress import Progress
+from svcprep.report.clip_pass import ClipMeasures, PassSettings, measure_clip
+from svcprep.report.f0_range import require_tracker
+from svcprep.report.flags import TRAINERS, Thresholds, trainer_limits
+from svcprep.report.html import render_page
+from svcprep.report.sources import ReportClip, open_source
+from svcprep.report.summary import build_report
+
+# What measuring one file may raise without the report stopping (the file is listed as failed).
+FILE_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError, MemoryError)
+IN_FLIGHT_PER_WORKER = 4
+
+
+@dataclass
+class ReportSummary:
+    out: Path
+    clips: int = 0
+    failed: int = 0
+    flag_counts: dict[str, int] = field(default_factory=dict)
+    failing_flags: dict[str, int] = field(default_factory=dict)  # --fail-on flags that occurred
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or self.failing_flags else 0
+
+    def describe(self) -> str:
+        flagged = ", ".join(f"{name} {count}" for name, count in self.flag_counts.items() if count) or "none"
+        lines = [f"report: {self.clips} clip(s) measured, {self.failed} failed; flags: {flagged}",
+                 f"wrote {self.out / 'report.json'} and {self.out / 'report.html'}"]
+        if self.failing_flags:
+            lines.append("--fail-on: " + ", ".join(f"{k} ({v} clip(s))" for k, v in self.failing_flags.items()))
+        return "\n".join(lines)
+
+
+def _measure(path: Path, settings: PassSettings) -> tuple[ClipMeasures | None, str | None]:
+    try:
+        return measure_clip(path, settings), None
+    except FILE_ERRORS as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+def _measure_alone(path: Path, settings: PassSettings) -> tuple[ClipMeasures | None, str | None]:
+    """In a process of its own, so that a file that kills its reader is reported rather than fatal."""
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(_measure, path, settings).result()
+    except BrokenProcessPool:
+        return None, "the process reading it died (out of memory, or killed)"
+
+
+def _default_workers() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
+
+
+def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
+                progress: Progress) -> tuple[list[tuple[ReportClip, ClipMeasures]], list[dict[str, str]]]:
+    """Every clip measured (``workers`` processes; 0: in this process), with a bounded number in flight."""
+    results, failures = [], []
+
+    def collect(clip: ReportClip, measures: ClipMeasures | None, reason: str | None) -> None:
+        if measures is None:
+            failures.append({"uid": clip.uid, "path": str(clip.path), "stage": "report", "reason": reason})
+        else:
+            results.append((clip, measures))
+            progress.update(measures.audio_seconds)
+
+    if workers == 0:
+        for clip in clips:
+            collect(clip, *_measure(clip.path, settings))
+        return results, failures
+    pending = iter(clips)
+    running: dict[Future, ReportClip] = {}
+    while True:  # a pool per try: a worker that dies (killed, out of memory) costs the files it held, not the run
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                running = {pool.submit(_measure, clip.path, settings): clip for clip in running.values()}
+                while True:
+                    while len(running) < workers * IN_FLIGHT_PER_WORKER:
+                        clip = next(pending, None)
+                        if clip is None:
+                            break
+                        running[pool.submit(_measure, clip.path, settings)] = clip
+                    if not running:
+                        return results, failures
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        clip = running.pop(future)
+                        collect(clip, *future.result())
+        except BrokenProcessPool:
+            lost = {future: clip for future, clip in running.items() if not future.done() or future.exception()}
+            for future, clip in running.items():
+                if future not in lost:
+                    collect(clip, *future.result())
+            # The one that killed its worker is among them; each is tried once more alone before it is given up.
+            running = {}
+            for clip in lost.values():
+                collect(clip, *_measure_alone(clip.path, settings))
+    return results, failures
+
+
+def _total_seconds(clips: list[ReportClip]) -> float:
+    total = 0.0
+    for clip in clips:
+        try:
+            num_samples, sample_rate, _ = stream_info(clip.path)
+        except SvcprepError:
+            continue  # reported when it is measured
+        total += num_samples / sample_rate
+    return total
+
+
+def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str | None = None,
+                 with_pitch: bool = True, fail_on: tuple[str, ...] = (), workers: int | None = None,
+                 max_players: int = 60) -> ReportSummary:
+    """Measure ``path`` (a corpus or an output tree) and write ``out/report.json`` and ``out/report.html``."""
+    source = open_source(path)
+    limits = trainer_limits(trainer or (source.trainer if source.trainer in TRAINERS else None) or "any")
+    if with_pitch:
+        require_tracker()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a dir", "out")
+    thresholds = thresholds.with_trainer(limits)
+    settings = PassSettings(thresholds.clip_level, thresholds.silence_dbfs, with_pitch)
+    clips = list(source.clips)
+    progress = Progress(_total_seconds(clips))
+    try:
+        results, failures = measure_all(clips, settings, _default_workers() if workers is None else workers,
+                                        progress)
+    finally:
+        progress.close()
+    failures = [{"uid": p, "path": p, "stage": "scan", "reason": r} for p, r in source.rejected] + failures
+    report = build_report(source, results, failures, thresholds, limits, with_pitch)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "report.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
+        atomic_write_text(out / "report.html", render_page(report, max_players=max_players))
+    except OSError as exc:
+        raise SvcprepError(f"cannot write the report to {out} ({exc.strerror or exc}); free space there or "
+                           "choose another --out") from exc
+    counts = report["totals"]["flags"]
+    return ReportSummary(out, len(results), len(failures), counts,
+                         {name: counts[name] for name in fail_on if counts.get(name)})
