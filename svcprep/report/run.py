@@ -23,7 +23,7 @@ from svcprep.report.f0_range import require_tracker
 from svcprep.report.flags import TRAINERS, Thresholds, trainer_limits
 from svcprep.report.html import render_page
 from svcprep.report.sources import ReportClip, open_source
-from svcprep.report.summary import build_report
+from svcprep.report.summary import Collected, build_report
 
 # What measuring one file may raise without the report stopping (the file is listed as failed).
 FILE_ERRORS = (SvcprepError, OSError, ValueError, RuntimeError, ArithmeticError, MemoryError)
@@ -72,15 +72,15 @@ def _default_workers() -> int:
 
 
 def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
-                progress: Progress) -> tuple[list[tuple[ReportClip, ClipMeasures]], list[dict[str, str]]]:
+                progress: Progress) -> tuple[Collected, list[dict[str, str]]]:
     """Every clip measured (``workers`` processes; 0: in this process), with a bounded number in flight."""
-    results, failures = [], []
+    results, failures = Collected(), []
 
     def collect(clip: ReportClip, measures: ClipMeasures | None, reason: str | None) -> None:
         if measures is None:
             failures.append({"uid": clip.uid, "path": str(clip.path), "stage": "report", "reason": reason})
         else:
-            results.append((clip, measures))
+            results.add(clip, measures)
             progress.update(measures.audio_seconds)
 
     if workers == 0:
@@ -149,6 +149,7 @@ def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str 
         progress.close()
     failures = [{"uid": p, "path": p, "stage": "scan", "reason": r} for p, r in source.rejected] + failures
     report = build_report(source, results, failures, thresholds, limits, with_pitch)
+    measured = len(results.rows)
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "report.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
@@ -157,5 +158,5 @@ def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str 
         raise SvcprepError(f"cannot write the report to {out} ({exc.strerror or exc}); free space there or "
                            "choose another --out") from exc
     counts = report["totals"]["flags"]
-    return ReportSummary(out, len(results), len(failures), counts,
+    return ReportSummary(out, measured, len(failures), counts,
                          {name: counts[name] for name in fail_on if counts.get(name)})

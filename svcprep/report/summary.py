@@ -37,14 +37,30 @@ def _coarse(histogram: np.ndarray) -> list[int]:
     return padded.reshape(-1, group).sum(axis=1).tolist()
 
 
-def singer_totals(clips: list[dict[str, Any]], f0_histograms: dict[str, np.ndarray]) -> dict[str, Any]:
+class Collected:
+    """What the report keeps of each measured clip as it arrives: its row, the hash of its samples, and its voiced
+    frames added into its singer's F0 histogram (a clip's own histogram is not kept)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.hashes: dict[str, str] = {}
+        self.singer_f0: dict[str, np.ndarray] = {}
+
+    def add(self, clip: Any, measures: Any) -> None:
+        self.rows.append({"uid": clip.uid, "path": str(clip.path), "singer": clip.singer, **measures.values})
+        self.hashes[clip.uid] = measures.samples_sha256
+        histogram = self.singer_f0.setdefault(clip.singer, np.zeros(len(bin_edges_hz()) - 1, dtype=np.int64))
+        if measures.f0_histogram is not None:
+            histogram += measures.f0_histogram
+
+
+def singer_totals(clips: list[dict[str, Any]], singer_f0: dict[str, np.ndarray]) -> dict[str, Any]:
     singers: dict[str, Any] = {}
     edges = bin_edges_hz(F0_HISTOGRAM_CENTS)
     for name in sorted({c["singer"] for c in clips}):
         mine = [c for c in clips if c["singer"] == name]
         lengths = np.array([c["seconds"] for c in mine])
-        histogram = sum((f0_histograms[c["uid"]] for c in mine if c["uid"] in f0_histograms),
-                        start=np.zeros(len(bin_edges_hz()) - 1, dtype=np.int64))
+        histogram = singer_f0[name]
         low, high = range_of(histogram)
         counts, _ = np.histogram(lengths, bins=[*CLIP_SECONDS_EDGES, max(float(lengths.max()), 60.0) + 1.0])
         singers[name] = {
@@ -64,18 +80,12 @@ def singer_totals(clips: list[dict[str, Any]], f0_histograms: dict[str, np.ndarr
     return singers
 
 
-def build_report(source: Any, results: list[tuple[Any, Any]], failures: list[dict[str, str]],
-                 thresholds: Thresholds, limits: TrainerLimits, with_pitch: bool) -> dict[str, Any]:
-    """``results``: (clip, measures) of every clip measured, in any order."""
-    clips, hashes, f0_histograms = [], {}, {}
-    for clip, measures in sorted(results, key=lambda r: r[0].uid):
-        row = {"uid": clip.uid, "path": str(clip.path), "singer": clip.singer, **measures.values}
+def build_report(source: Any, collected: Collected, failures: list[dict[str, str]], thresholds: Thresholds,
+                 limits: TrainerLimits, with_pitch: bool) -> dict[str, Any]:
+    clips = sorted(collected.rows, key=lambda row: row["uid"])
+    for row in clips:
         row["flags"] = clip_flags(row, thresholds)
-        clips.append(row)
-        hashes[clip.uid] = measures.samples_sha256
-        if measures.f0_histogram is not None:
-            f0_histograms[clip.uid] = measures.f0_histogram
-    mark_duplicates(clips, hashes)
+    mark_duplicates(clips, collected.hashes)
     for row in clips:
         row["flags"].sort(key=FLAGS.index)
     counts = {flag: sum(1 for c in clips if flag in c["flags"]) for flag in FLAGS}
@@ -89,6 +99,6 @@ def build_report(source: Any, results: list[tuple[Any, Any]], failures: list[dic
                    "flagged_clips": sum(1 for c in clips if c["flags"]), "flags": counts,
                    "failed": len(failures)},
         "clips": clips,
-        "singers": singer_totals(clips, f0_histograms),
+        "singers": singer_totals(clips, collected.singer_f0),
         "failures": failures,
     }
