@@ -119,8 +119,10 @@ def _weighted_gather(x: np.ndarray, index: np.ndarray, weight: np.ndarray | None
     return out.astype(x.dtype, copy=False)
 
 
-def area_taps(num_source_frames: int, ratio: GridRatio, target_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices and overlap weights ``(n, K)`` of the box-overlap average, exact integers / tu.
+def area_taps(num_source_frames: int, ratio: GridRatio, target_len: int,
+              frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and overlap weights ``(n, K)`` of the box-overlap average, exact integers / tu, for target
+    ``frames`` (default: all ``target_len``).
 
     Output frames past the covered span repeat the last covered frame's taps.
     """
@@ -130,25 +132,38 @@ def area_taps(num_source_frames: int, ratio: GridRatio, target_len: int) -> tupl
         raise AlignmentError(
             f"features ({num_source_frames} frames) cover less than one target frame; the box average is undefined"
         )
-    i = np.minimum(np.arange(target_len, dtype=np.int64), covered - 1)
+    i = np.minimum(_frames(target_len, frames), covered - 1)
     lo, hi = i * tu, (i + 1) * tu
     first = lo // su
     num_taps = -(-tu // su) + 1
     j = first[:, None] + np.arange(num_taps, dtype=np.int64)[None, :]
     overlap = np.minimum(hi[:, None], (j + 1) * su) - np.maximum(lo[:, None], j * su)
     overlap = np.clip(overlap, 0, None)
-    # Drop tap columns that never carry weight (e.g. integer ratios with aligned boundaries).
-    used = overlap.any(axis=0)
+    # Drop tap columns that never carry weight (e.g. integer ratios with aligned boundaries): decided on the taps
+    # of every frame, so that a range of frames gathers exactly as the whole sequence does.
+    used = _used_tap_columns(ratio, num_taps)
     j, overlap = j[:, used], overlap[:, used]
     j = np.minimum(j, num_source_frames - 1)
     return j, overlap / tu
 
 
-def _area(x: np.ndarray, ratio: GridRatio, target_len: int) -> np.ndarray:
-    index, weight = area_taps(x.shape[0], ratio, target_len)
-    if index.shape[1] == 1:
-        return _weighted_gather(x, index, None)
-    return _weighted_gather(x, index, weight)
+def _frames(target_len: int, frames: np.ndarray | None) -> np.ndarray:
+    return np.arange(target_len, dtype=np.int64) if frames is None else np.asarray(frames, dtype=np.int64)
+
+
+def _used_tap_columns(ratio: GridRatio, num_taps: int) -> np.ndarray:
+    """Which tap columns carry weight for some target frame (the pattern repeats every ``su`` frames)."""
+    su, tu = ratio.source_units, ratio.target_units
+    i = np.arange(su, dtype=np.int64)
+    lo, hi = i * tu, (i + 1) * tu
+    j = (lo // su)[:, None] + np.arange(num_taps, dtype=np.int64)[None, :]
+    overlap = np.minimum(hi[:, None], (j + 1) * su) - np.maximum(lo[:, None], j * su)
+    return (overlap > 0).any(axis=0)
+
+
+def _area_taps(num_source: int, ratio: GridRatio, target_len: int, frames: np.ndarray | None):
+    index, weight = area_taps(num_source, ratio, target_len, frames)
+    return (index, None) if index.shape[1] == 1 else (index, weight)
 
 
 def _round_half_even(num: np.ndarray, den: int) -> np.ndarray:
@@ -158,35 +173,73 @@ def _round_half_even(num: np.ndarray, den: int) -> np.ndarray:
     return q + up
 
 
-def _nearest(x: np.ndarray, ratio: GridRatio, target_len: int) -> np.ndarray:
+def _nearest_taps(num_source: int, ratio: GridRatio, target_len: int, frames: np.ndarray | None):
     # DDSP-SVC: index_i = round(i * target_period / source_period), clamped to the last frame.
-    i = np.arange(target_len, dtype=np.int64)
-    index = np.minimum(_round_half_even(i * ratio.target_units, ratio.source_units), x.shape[0] - 1)
-    return x[index]
+    i = _frames(target_len, frames)
+    return np.minimum(_round_half_even(i * ratio.target_units, ratio.source_units), num_source - 1)[:, None], None
 
 
-def _linear(x: np.ndarray, ratio: GridRatio, target_len: int) -> np.ndarray:
+def _linear_taps(num_source: int, ratio: GridRatio, target_len: int, frames: np.ndarray | None):
     su, tu = ratio.source_units, ratio.target_units
-    i = np.arange(target_len, dtype=np.int64)
+    i = _frames(target_len, frames)
     first, rem = np.divmod(i * tu, su)
-    last = x.shape[0] - 1
+    last = num_source - 1
     rem = np.where(first >= last, 0, rem)
     first = np.minimum(first, last)
     index = np.stack([first, np.minimum(first + 1, last)], axis=1)
     frac = rem / su
-    weight = np.stack([1.0 - frac, frac], axis=1)
-    return _weighted_gather(x, index, weight)
+    return index, np.stack([1.0 - frac, frac], axis=1)
 
 
-def _repeat(x: np.ndarray, ratio: GridRatio, target_len: int) -> np.ndarray:
+def _repeat_taps(num_source: int, ratio: GridRatio, target_len: int, frames: np.ndarray | None):
     # so-vits-svc: F.interpolate(size=target_len, mode="nearest") on the frame axis, in exact integers.
-    index = (np.arange(target_len, dtype=np.int64) * x.shape[0]) // target_len
-    return x[index]
+    return ((_frames(target_len, frames) * num_source) // target_len)[:, None], None
+
+
+def _method_func(taps: Callable) -> Callable[[np.ndarray, GridRatio, int], np.ndarray]:
+    def apply(x: np.ndarray, ratio: GridRatio, target_len: int) -> np.ndarray:
+        return _weighted_gather(x, *taps(x.shape[0], ratio, target_len, None))
+
+    return apply
+
+
+_TAPS: dict[str, Callable] = {"area": _area_taps, "nearest": _nearest_taps, "linear": _linear_taps,
+                              "repeat": _repeat_taps}
+
+
+def align_rows(
+    block: np.ndarray,
+    block_start: int,
+    *,
+    num_source_frames: int,
+    source: FrameGrid,
+    target: FrameGrid,
+    target_len: int,
+    frames: range,
+    method: str = "area",
+) -> np.ndarray:
+    """Target ``frames`` of what :func:`align_features` gives for the whole sequence, from the source frames
+    ``[block_start, block_start + len(block))`` (a file aligned piece by piece); the block must hold every source
+    frame those target frames read (:func:`source_frames_read` says which)."""
+    index, weight = _TAPS[method](num_source_frames, grid_ratio(source, target), target_len,
+                                  np.arange(frames.start, frames.stop, dtype=np.int64))
+    local = index - block_start
+    if local.size and (local.min() < 0 or local.max() >= block.shape[0]):
+        raise AlignmentError(f"source frames {int(index.min())}..{int(index.max())} are not all in the block "
+                             f"[{block_start}, {block_start + block.shape[0]})")
+    squeeze = block.ndim == 1
+    x = block[:, None] if squeeze else block
+    out = _weighted_gather(x, local, weight)
+    return out[:, 0] if squeeze else out
+
+
+def source_frames_read(*, num_source_frames: int, source: FrameGrid, target: FrameGrid, target_len: int,
+                       frames: range, method: str = "area") -> tuple[int, int]:
+    """``[first, last]`` source frames that target ``frames`` read."""
+    index, _ = _TAPS[method](num_source_frames, grid_ratio(source, target), target_len,
+                             np.arange(frames.start, frames.stop, dtype=np.int64))
+    return int(index.min()), int(index.max())
 
 
 _METHOD_FUNCS: dict[str, Callable[[np.ndarray, GridRatio, int], np.ndarray]] = {
-    "area": _area,
-    "nearest": _nearest,
-    "linear": _linear,
-    "repeat": _repeat,
-}
+    name: _method_func(taps) for name, taps in _TAPS.items()}

@@ -22,6 +22,7 @@ from svcprep.cli.pipeline_cmds import (
     RAY_ADDRESS_OPT,
     RAY_WORKERS_OPT,
     SHARD_OPT,
+    STREAM_OPT,
     WORKERS_OPT,
     execute,
     parse_options,
@@ -63,6 +64,7 @@ def pitch(
     dtype: str = DTYPE_OPT,
     batch_seconds: float = BATCH_OPT,
     num_workers: int | None = WORKERS_OPT,
+    stream_seconds: float = STREAM_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
@@ -88,7 +90,8 @@ def pitch(
     recipe = AmphionRecipe(preset=load_preset(preset), mels=False, pitch=settings)
     execute(run_config(corpus, out, recipe, device=device, dtype=dtype, batch_seconds=batch_seconds,
                        num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
-                       ray=ray_options(backend, ray_address, workers, gpus_per_worker)), None)
+                       ray=ray_options(backend, ray_address, workers, gpus_per_worker), stream_seconds=stream_seconds),
+            None)
 
 
 @reports_errors

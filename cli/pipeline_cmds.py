@@ -161,6 +161,8 @@ GPUS_PER_WORKER_OPT = typer.Option(0.0, "--gpus-per-worker", min=0.0, help="GPUs
 DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 DEVICES_OPT = typer.Option(None, "--devices", help="GPU ids, e.g. 0,1: one worker process per GPU.")
 DTYPE_OPT = typer.Option("float32", "--dtype", help="Model dtype: float32, float16, bfloat16.")
+STREAM_OPT = typer.Option(600.0, "--stream-seconds", min=0.0, help="A file longer than this is computed a window "
+                          "at a time, its outputs written piece by piece: memory stays flat whatever its length.")
 BATCH_OPT = typer.Option(None, "--batch-seconds", help="Audio seconds per model batch (0: one file per call). "
                          "Default by device: CPU one file per call; GPU as much as half the free memory holds.")
 
@@ -193,6 +195,7 @@ def mel(
     energy: bool = typer.Option(False, "--energy", help="Also OUT/energys/<uid>.npy: sqrt(sum(exp(mel)**2)) "
                                 "per frame, Amphion's from_mel."),
     num_workers: int | None = WORKERS_OPT,
+    stream_seconds: float = STREAM_OPT,
     shard: str = SHARD_OPT,
     overwrite: bool = OVERWRITE_OPT,
     profile: bool = PROFILE_OPT,
@@ -201,7 +204,7 @@ def mel(
 
     recipe = AmphionRecipe(preset=load_preset(preset), mels=True, energy=energy)
     execute(run_config(corpus, out, recipe, num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite,
-                    profile=profile), None)
+                       profile=profile, stream_seconds=stream_seconds), None)
 
 
 @reports_errors
@@ -219,6 +222,7 @@ def extract(
     num_workers: int | None = WORKERS_OPT,
     method: str = typer.Option("area", "--method", help="area (Amphion), nearest, linear, repeat."),
     tolerance: int = typer.Option(4, "--tolerance", min=0, help="Frames of mismatch accepted."),
+    stream_seconds: float = STREAM_OPT,
     shard: str = SHARD_OPT,
     keep_native: bool = typer.Option(False, "--keep-native", help="Also keep OUT/<feature>_native/."),
     save_dtype: str = typer.Option("float32", "--save-dtype", help="float32 or float16 on disk."),
@@ -242,7 +246,7 @@ def extract(
                            tolerance=tolerance, keep_native=keep_native, save_dtype=save_dtype)
     config = run_config(corpus, out, recipe, device=device, dtype=dtype, batch_seconds=batch_seconds,
                         num_workers=num_workers, shard=parse_shard(shard), overwrite=overwrite, profile=profile,
-                        ray=ray_options(backend, ray_address, workers, gpus_per_worker))
+                        ray=ray_options(backend, ray_address, workers, gpus_per_worker), stream_seconds=stream_seconds)
     execute(config, devices)
 
 

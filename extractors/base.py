@@ -154,6 +154,21 @@ class BatchExtractor:
         wide = wav.astype(np.float64)
         return ((wide - wide.mean()) / np.sqrt(wide.var() + self.input_norm_eps)).astype(np.float32)
 
+    def extract_piece(self, wav: np.ndarray, input_stats: tuple[float, float] | None = None) -> np.ndarray:
+        """Features ``(num_frames(len(wav)), D)`` of one model input as :meth:`extract` runs one chunk of a clip
+        (no further chunking): a long file fed a chunk of :meth:`plan` at a time. ``input_stats``: the whole clip's
+        (mean, variance), for a model that normalizes its input (required then)."""
+        wav = self._check_clip(0, wav)
+        if self.input_norm_eps is not None:
+            if input_stats is None:
+                raise ValueError(f"{self.spec.name} normalizes its input: the whole clip's mean and variance are "
+                                 "needed")
+            mean, var = input_stats
+            wav = ((wav.astype(np.float64) - mean) / np.sqrt(var + self.input_norm_eps)).astype(np.float32)
+        with torch.inference_mode():
+            out = self.forward_batch(pad_batch([wav], self.spec.channels).to(self.device), [len(wav)])[0]
+            return (out.float() if out.is_floating_point() else out).cpu().numpy()
+
     def _chunk_frames(self) -> tuple[int | None, int]:
         if not self.chunk_seconds:
             return None, 0

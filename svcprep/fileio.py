@@ -139,3 +139,80 @@ def read_lines(path: Path) -> Iterable[str]:
     data = path.read_bytes().decode("ascii", errors="replace")
     lines = data.split("\n")
     return lines[:-1]  # the part after the last "\n" is empty or a line cut by a kill
+
+
+class GrowingNpy:
+    """A ``.npy`` of known final shape written a block at a time along one axis (a file longer than memory):
+    the whole file is allocated on disk first (a disk too small fails at once, with nothing written), blocks go
+    to their places in the C-order layout, and :meth:`commit` fsyncs, hashes and renames it into place. The bytes
+    equal ``np.save`` of the whole array. Until then the file is a temp file that :meth:`abort` removes."""
+
+    def __init__(self, path: Path, temp_dir: Path, shape: tuple[int, ...], dtype: np.dtype | str, axis: int) -> None:
+        import io
+
+        self.path, self.shape, self.dtype, self.axis = path, tuple(shape), np.dtype(dtype), axis
+        if axis not in (0, 1) or (axis == 1 and len(self.shape) != 2):
+            raise ValueError(f"blocks along axis {axis} of a {len(self.shape)}-D array cannot be written in place")
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": self.shape})
+        self.header_bytes = header.tell()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        if not same_filesystem(temp_dir, path.parent):
+            temp_dir = path.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=temp_dir)
+        self.tmp, self.fd = Path(tmp), fd
+        try:
+            os.fchmod(fd, FILE_MODE)
+            size = self.header_bytes + int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+            if hasattr(os, "posix_fallocate") and size:
+                os.posix_fallocate(fd, 0, size)
+            else:
+                os.ftruncate(fd, size)
+            os.pwrite(fd, header.getvalue(), 0)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """``block`` holds entries ``[start, start + n)`` along the axis (the other dims whole)."""
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        n = block.shape[self.axis]
+        rest, final_rest = block.shape[:self.axis] + block.shape[self.axis + 1:], \
+            self.shape[:self.axis] + self.shape[self.axis + 1:]
+        if start < 0 or start + n > self.shape[self.axis] or rest != final_rest:
+            raise ValueError(f"block {block.shape} at {start} does not fit a {self.shape} array along axis {self.axis}")
+        item = self.dtype.itemsize
+        if self.axis == 0:
+            row = item * int(np.prod(self.shape[1:], dtype=np.int64))
+            _pwrite_all(self.fd, block.tobytes(), self.header_bytes + start * row)
+        else:
+            for index in range(self.shape[0]):
+                _pwrite_all(self.fd, block[index].tobytes(), self.header_bytes + (index * self.shape[1] + start) * item)
+
+    def commit(self) -> str:
+        """fsync, sha256 (read back), rename into place; returns the sha256."""
+        try:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            digest = file_sha256(self.tmp)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return digest
+
+    def abort(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written

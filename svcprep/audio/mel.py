@@ -79,32 +79,46 @@ class MelExtractor:
         bin per frame) and the reflect-padded samples exist for one chunk only (only the clip's two ends are
         padded, by reflecting the chunk that holds them).
         """
-        import torch
 
         p = self.preset
         if len(wav) < self.min_samples:
             raise AudioLoadError(
                 f"clip has {len(wav)} samples at {p.sample_rate} Hz; the mel needs at least {self.min_samples}")
-        num_frames = p.num_frames(len(wav))
-        out = np.empty((p.n_mels, num_frames), dtype=np.float32)
-        y = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+        return self.frames(wav, 0, len(wav), 0, p.num_frames(len(wav)), chunk_frames)
+
+    def frames(self, segment: np.ndarray, segment_start: int, num_samples: int, first: int, last: int,
+               chunk_frames: int = 4096) -> np.ndarray:
+        """Frames ``[first, last)`` of the log-mel of a clip of ``num_samples`` samples, from ``segment``, its
+        samples ``[segment_start, segment_start + len(segment))`` (they must hold every sample those frames read).
+        With ``first`` a multiple of ``chunk_frames`` the frames are computed exactly as :meth:`__call__` computes
+        them for the whole clip (a file read a window at a time gets the same bits)."""
+        import torch
+
+        p = self.preset
+        out = np.empty((p.n_mels, last - first), dtype=np.float32)
+        y = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))
         with torch.inference_mode():
-            for first in range(0, num_frames, chunk_frames):
-                last = min(num_frames, first + chunk_frames)
-                piece = self._padded_span(y, first * p.hop_length, (last - 1) * p.hop_length + p.n_fft)
+            for start in range(first, last, chunk_frames):
+                stop = min(last, start + chunk_frames)
+                piece = self._padded_span(y, segment_start, num_samples, start * p.hop_length,
+                                          (stop - 1) * p.hop_length + p.n_fft)
                 spec = torch.stft(piece, p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
                                   window=self.window, center=False, normalized=False, onesided=True,
                                   return_complex=True)
                 magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
-                out[:, first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).numpy()
+                out[:, start - first:stop - first] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).numpy()
         return out if p.mel_layout == "mels_by_frames" else out.T.copy()
 
-    def _padded_span(self, y, begin: int, end: int):
-        """Samples ``[begin, end)`` of ``y`` reflect-padded by ``pad`` on both sides, without padding all of ``y``."""
+    def _padded_span(self, y, y_start: int, num_samples: int, begin: int, end: int):
+        """Samples ``[begin, end)`` of the clip reflect-padded by ``pad`` on both sides, without padding all of it
+        (``y``: the clip's samples from ``y_start`` on)."""
         import torch
 
-        left, right = max(0, self.pad - begin), max(0, end - self.pad - len(y))
-        piece = y[max(0, begin - self.pad) : min(len(y), end - self.pad)]
+        left, right = max(0, self.pad - begin), max(0, end - self.pad - num_samples)
+        lo, hi = max(0, begin - self.pad), min(num_samples, end - self.pad)
+        if lo < y_start or hi > y_start + len(y):
+            raise ValueError(f"samples [{lo}, {hi}) are not all in the segment [{y_start}, {y_start + len(y)})")
+        piece = y[lo - y_start: hi - y_start]
         if left or right:
             piece = torch.nn.functional.pad(piece[None, None], (left, right), mode="reflect")[0, 0]
         return piece

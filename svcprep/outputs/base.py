@@ -127,6 +127,15 @@ class Output:
     def decode(self, clip: Any) -> Any:
         return None
 
+    def can_stream(self) -> bool:
+        """Whether :meth:`row_stream` can compute this output a window at a time (a file longer than memory)."""
+        return False
+
+    def row_stream(self, source: Any, model: Any) -> Any:
+        """The output of one long file as a :class:`~svcprep.outputs.windows.RowStream` (``source``: its
+        :class:`~svcprep.outputs.windows.StreamSource`; ``model``: the loaded model of :attr:`model`)."""
+        raise NotImplementedError
+
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
         raise NotImplementedError
 

@@ -9,10 +9,12 @@ import numpy as np
 
 from svcprep import __version__
 from svcprep.align.grid import FrameGrid, target_frames_covered
-from svcprep.align.methods import align_features
+from svcprep.align.methods import AVERAGING_METHODS, align_features, check_coverage
+from svcprep.errors import AlignmentError
 from svcprep.outputs.base import ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import to_save_dtype, view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord
+from svcprep.outputs.windows import FileShape, RowStream, StreamSource, aligned_feature_rows, native_feature_rows
 
 
 def model_settings(request: ModelRequest, sha256: str | None) -> dict[str, Any]:
@@ -65,6 +67,27 @@ class AlignedFeature(FeatureFiles, Output):
     def frame_requests(self):
         return (self.grid.audio,)
 
+    def can_stream(self) -> bool:
+        return StreamSource.streamable(self.request.audio) and StreamSource.streamable(self.grid.audio)
+
+    def row_stream(self, source: StreamSource, model: Any) -> RowStream:
+        spec = self.request.spec
+        if self.frames_file and self.frames_file in source.frames:
+            target = source.frames[self.frames_file]
+        else:
+            target = self.grid.num_frames(source.num_samples(self.grid.audio))
+        native_grid, target_grid = FrameGrid(spec.hop_length, spec.sample_rate), FrameGrid(self.grid.hop_length,
+                                                                                            self.grid.sample_rate)
+        num_native, native = native_feature_rows(source, model, self.request)
+        check_coverage(num_native, native_grid, target_grid, target, self.tolerance)
+        if spec.integer_output and self.method in AVERAGING_METHODS:
+            raise AlignmentError(f"method {self.method!r} averages frames, which is meaningless for codes")
+        name, file = self.files[0].name, self.files[0]
+        blocks = ({name: (first, to_save_dtype(rows, self.save_dtype))} for first, rows in
+                  aligned_feature_rows(native, num_native, native_grid, target_grid, target, self.method))
+        return RowStream({name: FileShape((target, spec.dim), file.dtype)}, blocks,
+                         self.grid.hop_length / self.grid.sample_rate)
+
     def finish(self, clip: Any, partial: Any, native: np.ndarray) -> dict[str, Any]:
         spec = self.request.spec
         if self.frames_file and self.frames_file in clip.frames:
@@ -113,6 +136,17 @@ class NativeFeature(FeatureFiles, Output):
     @property
     def model(self) -> ModelRequest:
         return self.request
+
+    def can_stream(self) -> bool:
+        return self.codec == "npy" and self.layout == "TD" and StreamSource.streamable(self.request.audio)
+
+    def row_stream(self, source: StreamSource, model: Any) -> RowStream:
+        spec = self.request.spec
+        num_native, native = native_feature_rows(source, model, self.request)
+        name, file = self.files[0].name, self.files[0]
+        blocks = ({name: (first, to_save_dtype(rows, self.save_dtype))} for first, rows in native)
+        return RowStream({name: FileShape((num_native, spec.dim), file.dtype)}, blocks,
+                         spec.hop_length / spec.sample_rate)
 
     def finish(self, clip: Any, partial: Any, native: np.ndarray) -> dict[str, Any]:
         array = to_save_dtype(native, self.save_dtype)

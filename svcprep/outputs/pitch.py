@@ -4,7 +4,7 @@ convention of the project that reads it (a subclass's :meth:`PitchOutput.files_f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -13,10 +13,14 @@ from svcprep.outputs.base import AudioRequest, ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
 from svcprep.outputs.spectral import rows_problem
+from svcprep.outputs.windows import FileShape, RowStream, StreamSource, cpu_pitch_rows
 from svcprep.pitch.settings import PitchSettings, check_backend
 from svcprep.pitch.tracking import sample_track, track_on_grid
 
 MAX_F0_HZ = 20000.0
+# Trackers whose windowed F0 equals the whole-file one (svcprep.outputs.windows); WORLD's dio and harvest decide
+# over the whole signal in ways context does not reproduce, so their files are computed whole.
+WINDOWED_TRACKERS = ("parselmouth",)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class PitchOutput(Output):
     fixes the row count (Amphion: the mel), else the grid's count of the audio."""
 
     kind = "pitch"
+    rows_per_frame: ClassVar[bool] = False  # files_for maps each frame's F0 to that frame's rows alone
 
     @classmethod
     def check_files(cls, record: OutputRecord, arrays: dict[str, Any], expected_rows: int | None) -> str | None:
@@ -83,6 +88,21 @@ class PitchOutput(Output):
         wav = clip.audio(self.grid.audio)
         times = self.grid.times(self.num_frames(clip))
         return track_on_grid(wav, self.grid.sample_rate, self.grid.hop_length, times, self.settings)
+
+    def can_stream(self) -> bool:
+        return (self.tracker is None and self.rows_per_frame and self.settings.grid != "amphion"
+                and self.settings.method in WINDOWED_TRACKERS
+                and StreamSource.streamable(self.grid.audio) and all(f.codec == "npy" for f in self.files))
+
+    def row_stream(self, source: StreamSource, model: Any) -> RowStream:
+        if self.frames_file and self.frames_file in source.frames:
+            num_rows = source.frames[self.frames_file]
+        else:
+            num_rows = self.grid.num_frames(source.num_samples(self.grid.audio))
+        files = {f.name: FileShape((num_rows,), f.dtype) for f in self.files}
+        blocks = ({name: (first, rows) for name, rows in self.files_for(f0).items()}
+                  for first, f0 in cpu_pitch_rows(source, self.grid, num_rows, self.settings))
+        return RowStream(files, blocks, self.grid.hop_length / self.grid.sample_rate)
 
     def f0_on_grid(self, clip: Any, partial: Any, native: Any) -> np.ndarray:
         """``(T,)`` F0 in Hz at the grid's frame times, 0 where unvoiced."""

@@ -18,6 +18,7 @@ from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
+from svcprep.outputs.windows import FileShape, RowStream, StreamSource, mel_rows
 
 
 def mel_request(preset: MelPreset, view: View = RAW) -> AudioRequest:
@@ -84,6 +85,17 @@ class LogMel(Output):
     def decode(self, clip: Any) -> np.ndarray:
         return log_mel(clip, self.preset, self.view)
 
+    def can_stream(self) -> bool:
+        return StreamSource.streamable(self.grid.audio)
+
+    def row_stream(self, source: StreamSource, model: Any) -> RowStream:
+        p = self.preset
+        num_frames = p.num_frames(source.num_samples(self.grid.audio))
+        shape = (p.n_mels, num_frames) if p.time_axis == 1 else (num_frames, p.n_mels)
+        name = self.files[0].name
+        blocks = ({name: (first, rows)} for first, rows in mel_rows(source, p, self.grid.audio, lambda mel: mel))
+        return RowStream({name: FileShape(shape, "float32", p.time_axis)}, blocks, p.hop_length / p.sample_rate)
+
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
         return {self.files[0].name: partial}
 
@@ -118,6 +130,16 @@ class MelEnergy(Output):
 
     def decode(self, clip: Any) -> np.ndarray:
         return energy_from_mel(log_mel(clip, self.preset, self.view), self.preset.time_axis)
+
+    def can_stream(self) -> bool:
+        return StreamSource.streamable(mel_request(self.preset, self.view))
+
+    def row_stream(self, source: StreamSource, model: Any) -> RowStream:
+        p, request = self.preset, mel_request(self.preset, self.view)
+        num_frames = p.num_frames(source.num_samples(request))
+        blocks = ({self.name: (first, rows)} for first, rows in
+                  mel_rows(source, p, request, lambda mel: energy_from_mel(mel, p.time_axis)))
+        return RowStream({self.name: FileShape((num_frames,), "float32")}, blocks, p.hop_length / p.sample_rate)
 
     def finish(self, clip: Any, partial: Any, native: Any) -> dict[str, Any]:
         return {self.name: partial}

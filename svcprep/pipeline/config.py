@@ -49,6 +49,8 @@ class RunConfig:
     stages: StageChain | None = None  # corpus stages before the outputs (slicing, ...), in order
     storage: str = "files"  # the sink of every output root (svcprep.store.sink.SINKS)
     separation: SeparationChain | None = None  # separators run over every song before the stages
+    # A whole file longer than this is computed a window at a time (None: never); see svcprep.pipeline.streamed.
+    stream_seconds: float | None = 600.0
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -65,6 +67,8 @@ class RunConfig:
             check_number("num_workers", self.num_workers, integer=True)
             if self.num_workers > MAX_NUM_WORKERS:
                 raise ConfigError(f"at most {MAX_NUM_WORKERS} decode workers, got {self.num_workers}", "num_workers")
+        if self.stream_seconds is not None:
+            check_number("stream_seconds", self.stream_seconds)
         for name in ("overwrite", "profile"):
             check_bool(name, getattr(self, name))
 
@@ -83,7 +87,7 @@ class RunConfig:
 
 # -- run configs (YAML) ------------------------------------------------------------------------------
 RUN_KEYS = ("corpus", "out", "device", "dtype", "batch_seconds", "num_workers", "slice", "stages", "storage",
-            "separate")
+            "separate", "stream_seconds")
 
 
 def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:

@@ -18,9 +18,10 @@ from svcprep.pitch.amphion_grid import VOICING_THRESHOLD, amphion_pitch
 from svcprep.pitch.settings import PitchSettings
 
 
-def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,
-                 settings: PitchSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(times in seconds, F0 in Hz with 0 = unvoiced) at the tracker's own frames, ``hop_length`` apart."""
+def native_track(wav: np.ndarray, sample_rate: int, hop_length: int, settings: PitchSettings,
+                 offset_samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(times in seconds, F0 in Hz with 0 = unvoiced) at the tracker's own frames, ``hop_length`` apart; ``wav``
+    starts ``offset_samples`` into the clip the times are of (parselmouth only)."""
     x = np.ascontiguousarray(wav, dtype=np.float64)
     if settings.method == "parselmouth":
         import parselmouth
@@ -32,7 +33,10 @@ def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,
         pitch = parselmouth.Sound(x, sample_rate).to_pitch_ac(
             time_step=hop_length / sample_rate, voicing_threshold=VOICING_THRESHOLD,
             pitch_floor=settings.f0_min, pitch_ceiling=settings.f0_max)
-        return np.asarray(pitch.xs(), dtype=np.float64), pitch.selected_array["frequency"].astype(np.float64)
+        f0 = pitch.selected_array["frequency"].astype(np.float64)
+        return praat_frame_times(len(x), sample_rate, hop_length, len(f0), offset_samples), f0
+    if offset_samples:
+        raise SvcprepError(f"{settings.method} tracks a clip whole")
     import pyworld
 
     frame_period_ms = 1000.0 * hop_length / sample_rate
@@ -45,6 +49,16 @@ def native_track(wav: np.ndarray, sample_rate: int, hop_length: int,
                                     frame_period=frame_period_ms)
         return times, f0
     raise SvcprepError(f"{settings.method} runs on the model device, not in the decode stage")
+
+
+def praat_frame_times(num_samples: int, sample_rate: int, hop_length: int, num_frames: int,
+                      offset_samples: int = 0) -> np.ndarray:
+    """Praat's frame times, centred in the sound (``t_k = (N - (n - 1)·hop + 2k·hop) / 2sr``), each correctly
+    rounded from its exact value: a clip tracked in windows gets the very floats the whole clip gets, so that a grid
+    time halfway between two frames (mel centres are) is decided the same way in both."""
+    numerator = (2 * offset_samples + num_samples - (num_frames - 1) * hop_length
+                 + 2 * hop_length * np.arange(num_frames, dtype=np.int64))
+    return numerator / (2.0 * sample_rate)
 
 
 def sample_track(times: np.ndarray, f0: np.ndarray, at_seconds: np.ndarray) -> np.ndarray:
@@ -66,10 +80,11 @@ def sample_track(times: np.ndarray, f0: np.ndarray, at_seconds: np.ndarray) -> n
 
 
 def track_on_grid(wav: np.ndarray, sample_rate: int, hop_length: int, times: np.ndarray,
-                  settings: PitchSettings) -> np.ndarray:
+                  settings: PitchSettings, offset_samples: int = 0) -> np.ndarray:
     """F0 in Hz (0 = unvoiced, float32) of a CPU tracker at ``times`` (seconds); the tracker runs at
-    ``hop_length`` samples of ``sample_rate`` (the output grid's own hop)."""
-    native_times, f0 = native_track(wav, sample_rate, hop_length, settings)
+    ``hop_length`` samples of ``sample_rate`` (the output grid's own hop); ``wav`` starts ``offset_samples`` into
+    the clip ``times`` are of (parselmouth only)."""
+    native_times, f0 = native_track(wav, sample_rate, hop_length, settings, offset_samples)
     on_grid = sample_track(native_times, f0, times)
     if settings.method == "dio":
         import pyworld

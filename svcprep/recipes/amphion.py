@@ -54,6 +54,7 @@ class AmphionPitch(PitchOutput):
     own call end-padded/cut to the mel length, float64, as Amphion saves it."""
 
     preset: MelPreset | None = None
+    rows_per_frame = True
 
     @property
     def files(self) -> tuple[FileRecord, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from svcprep.errors import StorageError
-from svcprep.fileio import atomic_write, atomic_write_text, file_sha256, remove_stale_temp_files
+from svcprep.fileio import GrowingNpy, atomic_write, atomic_write_text, file_sha256, remove_stale_temp_files
 from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord
 from svcprep.store.bookkeeping import BOOKKEEPING
@@ -51,6 +51,11 @@ class FileSink(Sink):
     def write(self, file: FileRecord, uid: EntryId, value: Any) -> str:
         codec = CODECS[file.codec]
         return atomic_write(self.path(file, uid), lambda f: codec.encode(value, f), self.temp_dir)
+
+    def grow(self, file: FileRecord, uid: EntryId, shape: tuple[int, ...], dtype: str, axis: int) -> GrowingNpy:
+        if file.codec != "npy":
+            return super().grow(file, uid, shape, dtype, axis)
+        return GrowingNpy(self.path(file, uid), self.temp_dir, shape, dtype, axis)
 
     def read(self, file: FileRecord, uid: EntryId) -> Any:
         return CODECS[file.codec].decode(self.path(file, uid))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from svcprep.errors import ConfigError
+from svcprep.errors import ConfigError, StorageError
 from svcprep.ids import EntryId
 from svcprep.outputs.records import FileRecord
 from svcprep.store.naming import DEFAULT_NAMING, Naming
@@ -50,6 +50,11 @@ class Sink(ABC):
     @abstractmethod
     def write(self, file: FileRecord, uid: EntryId, value: Any) -> str:
         """Store ``value`` atomically; returns the sha256 of the stored bytes."""
+
+    def grow(self, file: FileRecord, uid: EntryId, shape: tuple[int, ...], dtype: str, axis: int) -> Any:
+        """A file written a block at a time (a long file's output): an object with ``write(start, block)`` along
+        ``axis``, ``commit() -> sha256`` (atomic, like :meth:`write`) and ``abort()``."""
+        raise StorageError(f"the {self.kind} sink cannot write {file.name} piece by piece")
 
     @abstractmethod
     def read(self, file: FileRecord, uid: EntryId) -> Any: ...
