@@ -127,8 +127,9 @@ class Output:
     def decode(self, clip: Any) -> Any:
         return None
 
-    def can_stream(self) -> bool:
-        """Whether :meth:`row_stream` can compute this output a window at a time (a file longer than memory)."""
+    def can_stream(self, model: Any = None) -> bool:
+        """Whether :meth:`row_stream` can compute this output a window at a time (a file longer than memory), with
+        ``model``, the loaded model of :attr:`model`."""
         return False
 
     def row_stream(self, source: Any, model: Any) -> Any:

@@ -14,7 +14,14 @@ from svcprep.errors import AlignmentError
 from svcprep.outputs.base import ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import to_save_dtype, view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, GridRecord, OutputRecord
-from svcprep.outputs.windows import FileShape, RowStream, StreamSource, aligned_feature_rows, native_feature_rows
+from svcprep.outputs.windows import (
+    FileShape,
+    RowStream,
+    StreamSource,
+    aligned_feature_rows,
+    chunks_long_audio,
+    native_feature_rows,
+)
 
 
 def model_settings(request: ModelRequest, sha256: str | None) -> dict[str, Any]:
@@ -67,8 +74,9 @@ class AlignedFeature(FeatureFiles, Output):
     def frame_requests(self):
         return (self.grid.audio,)
 
-    def can_stream(self) -> bool:
-        return StreamSource.streamable(self.request.audio) and StreamSource.streamable(self.grid.audio)
+    def can_stream(self, model: Any = None) -> bool:
+        return (chunks_long_audio(model) and StreamSource.streamable(self.request.audio)
+                and StreamSource.streamable(self.grid.audio))
 
     def row_stream(self, source: StreamSource, model: Any) -> RowStream:
         spec = self.request.spec
@@ -137,8 +145,9 @@ class NativeFeature(FeatureFiles, Output):
     def model(self) -> ModelRequest:
         return self.request
 
-    def can_stream(self) -> bool:
-        return self.codec == "npy" and self.layout == "TD" and StreamSource.streamable(self.request.audio)
+    def can_stream(self, model: Any = None) -> bool:
+        return (chunks_long_audio(model) and self.codec == "npy" and self.layout == "TD"
+                and StreamSource.streamable(self.request.audio))
 
     def row_stream(self, source: StreamSource, model: Any) -> RowStream:
         spec = self.request.spec

@@ -89,7 +89,7 @@ class PitchOutput(Output):
         times = self.grid.times(self.num_frames(clip))
         return track_on_grid(wav, self.grid.sample_rate, self.grid.hop_length, times, self.settings)
 
-    def can_stream(self) -> bool:
+    def can_stream(self, model: Any = None) -> bool:
         return (self.tracker is None and self.rows_per_frame and self.settings.grid != "amphion"
                 and self.settings.method in WINDOWED_TRACKERS
                 and StreamSource.streamable(self.grid.audio) and all(f.codec == "npy" for f in self.files))

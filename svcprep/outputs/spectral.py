@@ -85,7 +85,7 @@ class LogMel(Output):
     def decode(self, clip: Any) -> np.ndarray:
         return log_mel(clip, self.preset, self.view)
 
-    def can_stream(self) -> bool:
+    def can_stream(self, model: Any = None) -> bool:
         return StreamSource.streamable(self.grid.audio)
 
     def row_stream(self, source: StreamSource, model: Any) -> RowStream:
@@ -131,7 +131,7 @@ class MelEnergy(Output):
     def decode(self, clip: Any) -> np.ndarray:
         return energy_from_mel(log_mel(clip, self.preset, self.view), self.preset.time_axis)
 
-    def can_stream(self) -> bool:
+    def can_stream(self, model: Any = None) -> bool:
         return StreamSource.streamable(mel_request(self.preset, self.view))
 
     def row_stream(self, source: StreamSource, model: Any) -> RowStream:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.align.methods import align_rows, source_frames_read
 from svcprep.audio.stream import STREAMED_LENGTH_RULES, StreamReader
 from svcprep.audio.views import RAW
 
@@ -168,6 +169,14 @@ def cpu_pitch_rows(source: StreamSource, grid: Any, num_rows: int, settings: Any
         yield first, track_on_grid(segment, rate, hop, times, settings, offset_samples=start)
 
 
+def chunks_long_audio(model: Any) -> bool:
+    """Whether an extractor cuts a long clip into chunks (an hour of audio into more than one): its features of a
+    long file can then be computed a chunk at a time."""
+    if model is None or not hasattr(model, "extract_piece"):
+        return False
+    return len(model.plan([3600 * model.spec.sample_rate])) > 1
+
+
 def native_feature_rows(source: StreamSource, model: Any, request: Any) -> tuple[int, Iterator[tuple[int,
                                                                                                     np.ndarray]]]:
     """(native frames of the file, iterator of (first frame, frames)): the extractor's chunk plan over the whole
@@ -189,8 +198,6 @@ def aligned_feature_rows(native: Iterator[tuple[int, np.ndarray]], num_native: i
                          target_grid: Any, num_rows: int, method: str) -> Iterator[tuple[int, np.ndarray]]:
     """Native frames aligned to ``num_rows`` target rows window by window, holding only the native frames the
     current window reads."""
-    from svcprep.align.methods import align_rows, source_frames_read
-
     kwargs = dict(num_source_frames=num_native, source=source_grid, target=target_grid, target_len=num_rows,
                   method=method)
     held, held_start = None, 0

@@ -39,7 +39,7 @@ from svcprep.pipeline.decode import CLIP_ERRORS, DecodeDataset, DecodedClip, Dec
 from svcprep.pipeline.models import ModelStage
 from svcprep.pipeline.profile import StageTimes
 from svcprep.pipeline.progress import Progress
-from svcprep.pipeline.streamed import StreamedFiles, can_stream
+from svcprep.pipeline.streamed import StreamedFiles
 from svcprep.pipeline.summary import RunSummary
 from svcprep.pipeline.writer import BackgroundWriter, WriteJob
 from svcprep.recipes.base import RecipeContext
@@ -464,8 +464,10 @@ class Pipeline:
         plan = DecodePlan({p.key: p.output for p in planned},
                           {p.key: (p.output.model.audio,) for p in planned if p.output.model is not None},
                           c.stages)
-        long_files = [(item, seconds) for item, seconds in work if c.ray is None and
-                      can_stream(item, seconds, c.stream_seconds, [by_key[k].output for k in item.pending])]
+        streamed = StreamedFiles(by_key, stage.models, self._fail, self.stamps.get,
+                                 lambda index: c.recipes[index].whole_uids)
+        long_files = [(item, seconds) for item, seconds in work
+                      if c.ray is None and streamed.wants(item, seconds, c.stream_seconds)]
         progress = Progress(sum(s for _, s in work))
         streamed_items = {id(item) for item, _ in long_files}
         work = [(item, seconds) for item, seconds in work if id(item) not in streamed_items]
@@ -476,8 +478,6 @@ class Pipeline:
         batches = backend.batches(dataset, stage)
         try:
             if long_files:
-                streamed = StreamedFiles(by_key, stage.models, self._fail, self.stamps.get,
-                                         lambda index: c.recipes[index].whole_uids)
                 with self.profile.stage("long files, in windows"):
                     for item, seconds in long_files:
                         streamed.run(item, progress.update)

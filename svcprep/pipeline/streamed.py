@@ -34,12 +34,13 @@ class _Open:
     failed: str | None = None
 
 
-def can_stream(item: WorkItem, seconds: float, stream_seconds: float | None, outputs: list[Any]) -> bool:
+def can_stream(item: WorkItem, seconds: float, stream_seconds: float | None,
+               outputs: list[tuple[Any, Any]]) -> bool:
     """Whether ``item`` goes through the windowed path: a whole corpus file, longer than ``stream_seconds``, whose
-    every pending output can be windowed."""
+    every pending output can be windowed (``outputs``: (output, its loaded model or ``None``))."""
     if stream_seconds is None or item.made is not None or item.done_pieces is not None or seconds <= stream_seconds:
         return False
-    return all(output.can_stream() for output in outputs)
+    return all(output.can_stream(model) for output, model in outputs)
 
 
 class StreamedFiles:
@@ -49,13 +50,20 @@ class StreamedFiles:
                  stamp: Callable[[str], str | None], whole_uids: Callable[[int], bool]) -> None:
         self.by_key, self.models, self.fail, self.stamp, self.whole_uids = by_key, models, fail, stamp, whole_uids
 
+    def model_of(self, output: Any) -> Any:
+        return self.models.get(output.model.resolved.model_key) if output.model is not None else None
+
+    def wants(self, item: WorkItem, seconds: float, stream_seconds: float | None) -> bool:
+        return can_stream(item, seconds, stream_seconds,
+                          [(self.by_key[k].output, self.model_of(self.by_key[k].output)) for k in item.pending])
+
     def run(self, item: WorkItem, progress: Callable[[float], None]) -> None:
         entry = item.entry
         uid, source = entry.uid, StreamSource(entry.path, dict(item.frames))
         opened: list[_Open] = []
         for key in sorted(item.pending, key=lambda k: len(self.by_key[k].depends_on)):
             p = self.by_key[key]
-            model = self.models.get(p.output.model.resolved.model_key) if p.output.model is not None else None
+            model = self.model_of(p.output)
             try:
                 opened.append(_Open(p, p.output.row_stream(source, model)))
             except CLIP_ERRORS as exc:
