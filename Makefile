@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e '.[dev,pitch,plot,ray]'
+	$(PY) -m pip install -q -e '.[dev,pitch,plot,ray,quality]'
 	# FCPE's real checkpoint ships inside torchfcpe; svcprep reads the file and never imports the package
 	# (its import needs torchaudio, which has no build for this torch).
 	$(PY) -m pip install -q --no-deps torchfcpe==0.0.4

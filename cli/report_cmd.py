@@ -24,6 +24,9 @@ def report(
                                          "max_seconds=12 (names and defaults: docs/report.md)."),
     pitch: bool = typer.Option(True, "--pitch/--no-pitch", help="Track F0 (40-2000 Hz, Praat) for the sung range; "
                                "--no-pitch skips it and the pitch_out_of_range flag."),
+    dnsmos: bool = typer.Option(False, "--dnsmos", help="Also DNSMOS (overall, signal, background, P.808) per "
+                                "clip, extra 'quality'; trained on speech, it ranks singing more than it scores "
+                                "it."),
     workers: int = typer.Option(None, "--workers", min=0, help="Processes reading files (default: one per CPU, at "
                                 "most 8; 0: in this process)."),
     max_players: int = typer.Option(60, "--max-players", min=0, help="Flagged clips that get a listening copy in "
@@ -40,7 +43,7 @@ def report(
 
     flags = parse_flags(fail_on)
     limits = Thresholds.from_assignments(parse_assignments(thresholds, "--set"))
-    summary = write_report(path, out, thresholds=limits, trainer=trainer, with_pitch=pitch, fail_on=flags,
-                           workers=workers, max_players=max_players)
+    summary = write_report(path, out, thresholds=limits, trainer=trainer, with_pitch=pitch, with_dnsmos=dnsmos,
+                           fail_on=flags, workers=workers, max_players=max_players)
     typer.echo(summary.describe())
     raise typer.Exit(summary.exit_code)

@@ -195,6 +195,23 @@ def test_the_sung_range_of_a_glide_with_known_f0(tmp_path, f0_low, f0_high):
     assert values["voiced_fraction"] > 0.95
 
 
+@pytest.mark.parametrize("seconds", [12.5, 4.0])
+def test_dnsmos_of_a_clip_is_the_librarys(tmp_path, seconds):
+    """Windows handed to speechmos one at a time as they pass (or a short clip whole) average to what the library
+    gives for the whole clip, resampled to 16 kHz at once."""
+    from speechmos import dnsmos
+
+    x = sung(seconds, 220.0, seed=4)
+    path = write(tmp_path / "d.wav", x.astype(np.float32), subtype="FLOAT")
+    settings = PassSettings(clip_level=0.999, silence_dbfs=-42.0, with_pitch=False, with_dnsmos=True)
+    values = measure_clip(path, settings).values
+    whole = soxr.resample(sf.read(path, dtype="float32")[0].astype(np.float64), SAMPLE_RATE, 16000, quality="HQ")
+    expected = dnsmos.run(np.clip(whole, -1.0, 1.0), 16000)
+    for key, column in (("ovrl_mos", "dnsmos_ovrl"), ("sig_mos", "dnsmos_sig"), ("bak_mos", "dnsmos_bak"),
+                        ("p808_mos", "dnsmos_p808")):
+        assert values[column] == pytest.approx(expected[key], abs=1e-4)  # stored to 4 decimals
+
+
 # -- the command ----------------------------------------------------------------------------------------------------
 def test_fail_on_gives_exit_1_only_for_a_listed_flag_that_occurs(planted, tmp_path):
     root, _, _ = planted

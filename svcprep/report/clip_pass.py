@@ -12,6 +12,7 @@ import numpy as np
 
 from svcprep.audio.stream import read_blocks, stream_info
 from svcprep.report.bandwidth import StreamingBandwidth
+from svcprep.report.dnsmos import StreamingDnsmos
 from svcprep.report.f0_range import SAMPLE_RATE as F0_SAMPLE_RATE
 from svcprep.report.f0_range import StreamingF0Range
 from svcprep.report.levels import StreamingLevels
@@ -23,6 +24,7 @@ class PassSettings:
     clip_level: float
     silence_dbfs: float
     with_pitch: bool
+    with_dnsmos: bool = False
 
 
 @dataclass
@@ -51,9 +53,10 @@ def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
     loudness = StreamingLoudness(sample_rate, channels)
     bandwidth = StreamingBandwidth(sample_rate)
     f0_range = StreamingF0Range() if settings.with_pitch else None
-    to_f0_rate = None
-    if f0_range is not None and sample_rate != F0_SAMPLE_RATE:
-        to_f0_rate = soxr.ResampleStream(sample_rate, F0_SAMPLE_RATE, 1, dtype="float64", quality="HQ")
+    dnsmos = StreamingDnsmos() if settings.with_dnsmos else None
+    to_16k = None  # the tracker and DNSMOS both read 16 kHz mono
+    if (f0_range is not None or dnsmos is not None) and sample_rate != F0_SAMPLE_RATE:
+        to_16k = soxr.ResampleStream(sample_rate, F0_SAMPLE_RATE, 1, dtype="float64", quality="HQ")
     digest = hashlib.sha256(f"{sample_rate}:{channels}:".encode())
     blocks = read_blocks(path, sample_rate, channels)
     block = next(blocks, None)
@@ -64,8 +67,11 @@ def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
         loudness.update(block)
         mono = block.mean(axis=0, dtype=np.float64)
         bandwidth.update(mono)
-        if f0_range is not None:
-            f0_range.update(mono if to_f0_rate is None else to_f0_rate.resample_chunk(mono, last=following is None))
+        if f0_range is not None or dnsmos is not None:
+            mono_16k = mono if to_16k is None else to_16k.resample_chunk(mono, last=following is None)
+            for meter in (f0_range, dnsmos):
+                if meter is not None:
+                    meter.update(mono_16k)
         block = following
     levels.finish()
     bandwidth.finish()
@@ -88,6 +94,9 @@ def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
         "f0_max_hz": _rounded(high, 1),
         "voiced_fraction": _rounded(f0_range.voiced_fraction(), 4) if f0_range is not None else None,
     }
+    if dnsmos is not None:
+        values.update({column: None if score is None else round(score, 4)
+                       for column, score in dnsmos.scores().items()})
     if values["lufs"] is not None and not np.isfinite(values["lufs"]):
         values["lufs"] = None  # silence: no loudness (JSON has no -inf)
     return ClipMeasures(values, f0_range.histogram if f0_range is not None else None, digest.hexdigest(),

@@ -121,8 +121,9 @@ def _flagged_section(report: dict[str, Any], max_players: int) -> list[str]:
     parts = [f"<h2>Flagged clips ({len(flagged)})</h2>"]
     if not flagged:
         return parts + ["<p>No clip is flagged.</p>"]
+    dnsmos = report.get("dnsmos", False)
     headers = ("uid", "singer", "flags", "seconds", "peak dBFS", "clipped %", "LUFS", "SNR dB", "bandwidth Hz",
-               "silence %", "DC", "F0 low", "F0 high", "listen")
+               "silence %", "DC", "F0 low", "F0 high", *(("DNSMOS",) if dnsmos else ()), "listen")
     parts.append('<table class="sortable-table" id="flagged"><thead><tr>'
                  + "".join(f'<th class="sortable">{h}</th>' if h != "listen" else f"<th>{h}</th>" for h in headers)
                  + "</tr></thead><tbody>")
@@ -137,6 +138,7 @@ def _flagged_section(report: dict[str, Any], max_players: int) -> list[str]:
             + _cell(c["snr_db"]) + _cell(c["bandwidth_hz"], _number(c["bandwidth_hz"], 0))
             + _cell(None if c["silence_fraction"] is None else c["silence_fraction"] * 100)
             + _cell(c["dc_offset"], f"{c['dc_offset']:.4f}") + _cell(c["f0_min_hz"]) + _cell(c["f0_max_hz"])
+            + (_cell(c.get("dnsmos_ovrl"), _number(c.get("dnsmos_ovrl"), 2)) if dnsmos else "")
             + f"<td>{_player(c['path'], index < max_players)}</td></tr>")
     parts.append("</tbody></table>")
     parts.append(f'<p class="muted">Listening copies: the first {EXCERPT_SECONDS:g} s of each of the first '

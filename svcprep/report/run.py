@@ -19,6 +19,7 @@ from svcprep.errors import ConfigError, SvcprepError
 from svcprep.fileio import atomic_write_text
 from svcprep.pipeline.progress import Progress
 from svcprep.report.clip_pass import ClipMeasures, PassSettings, measure_clip
+from svcprep.report.dnsmos import require_dnsmos
 from svcprep.report.f0_range import require_tracker
 from svcprep.report.flags import TRAINERS, Thresholds, trainer_limits
 from svcprep.report.html import render_page
@@ -129,17 +130,19 @@ def _total_seconds(clips: list[ReportClip]) -> float:
 
 
 def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str | None = None,
-                 with_pitch: bool = True, fail_on: tuple[str, ...] = (), workers: int | None = None,
-                 max_players: int = 60) -> ReportSummary:
+                 with_pitch: bool = True, with_dnsmos: bool = False, fail_on: tuple[str, ...] = (),
+                 workers: int | None = None, max_players: int = 60) -> ReportSummary:
     """Measure ``path`` (a corpus or an output tree) and write ``out/report.json`` and ``out/report.html``."""
     source = open_source(path)
     limits = trainer_limits(trainer or (source.trainer if source.trainer in TRAINERS else None) or "any")
     if with_pitch:
         require_tracker()
+    if with_dnsmos:
+        require_dnsmos()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} exists and is not a dir", "out")
     thresholds = thresholds.with_trainer(limits)
-    settings = PassSettings(thresholds.clip_level, thresholds.silence_dbfs, with_pitch)
+    settings = PassSettings(thresholds.clip_level, thresholds.silence_dbfs, with_pitch, with_dnsmos)
     clips = list(source.clips)
     progress = Progress(_total_seconds(clips))
     try:
@@ -148,7 +151,7 @@ def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str 
     finally:
         progress.close()
     failures = [{"uid": p, "path": p, "stage": "scan", "reason": r} for p, r in source.rejected] + failures
-    report = build_report(source, results, failures, thresholds, limits, with_pitch)
+    report = build_report(source, results, failures, thresholds, limits, with_pitch, with_dnsmos)
     measured = len(results.rows)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def singer_totals(clips: list[dict[str, Any]], singer_f0: dict[str, np.ndarray])
 
 
 def build_report(source: Any, collected: Collected, failures: list[dict[str, str]], thresholds: Thresholds,
-                 limits: TrainerLimits, with_pitch: bool) -> dict[str, Any]:
+                 limits: TrainerLimits, with_pitch: bool, with_dnsmos: bool = False) -> dict[str, Any]:
     clips = sorted(collected.rows, key=lambda row: row["uid"])
     for row in clips:
         row["flags"] = clip_flags(row, thresholds)
@@ -95,6 +95,7 @@ def build_report(source: Any, collected: Collected, failures: list[dict[str, str
         "limits": {"trainer": limits.name, "why": limits.why},
         "thresholds": thresholds.to_dict(),
         "pitch": with_pitch,
+        "dnsmos": with_dnsmos,
         "totals": {"clips": len(clips), "seconds": round(sum(c["seconds"] for c in clips), 3),
                    "flagged_clips": sum(1 for c in clips if c["flags"]), "flags": counts,
                    "failed": len(failures)},
