@@ -44,16 +44,17 @@ def _with_channels(block: np.ndarray, channels: int) -> np.ndarray:
     return block[:, :channels]
 
 
-def read_blocks(path: Path, sample_rate: int, channels: int,
-                block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
-    """``(channels, n)`` float32 blocks of ``path`` at ``sample_rate`` (soxr HQ, streaming; the whole file gives
-    :func:`streamed_num_samples` samples). Non-finite or far out-of-range samples raise :class:`AudioLoadError`."""
+def read_blocks(path: Path, sample_rate: int, channels: int, block_seconds: float = BLOCK_SECONDS,
+                quality: str = "HQ") -> Iterator[np.ndarray]:
+    """``(channels, n)`` float32 blocks of ``path`` at ``sample_rate`` (soxr ``quality``, streaming; the whole file
+    gives :func:`streamed_num_samples` samples). Non-finite or far out-of-range samples raise
+    :class:`AudioLoadError`."""
     import soundfile as sf
     import soxr
 
     _, rate, _ = stream_info(path)
     resampler = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, channels, dtype="float32",
-                                                                      quality="HQ")
+                                                                      quality=quality)
     block_frames = max(1, int(block_seconds * rate))
     try:
         with sf.SoundFile(str(path)) as f:
@@ -98,33 +99,8 @@ class StreamReader:
         self._buffer_start = 0
 
     def _read(self, block_seconds: float) -> Iterator[np.ndarray]:
-        import soundfile as sf
-        import soxr
-
-        _, rate, _ = stream_info(self.path)
-        resampler = None if rate == self.sample_rate else soxr.ResampleStream(
-            rate, self.sample_rate, self.channels, dtype="float32", quality=self._quality)
-        block_frames = max(1, int(block_seconds * rate))
-        try:
-            with sf.SoundFile(str(self.path)) as f:
-                while True:
-                    block = f.read(block_frames, dtype="float32", always_2d=True)
-                    last = block.shape[0] < block_frames
-                    if block.shape[0]:
-                        peak = max(float(block.max()), -float(block.min()))
-                        if not np.isfinite(peak):
-                            raise AudioLoadError("audio contains NaN or infinite samples")
-                        if peak > MAX_ABS_SAMPLE:
-                            raise AudioLoadError(f"peak amplitude {peak:.3g}: float audio is expected within "
-                                                 "about ±1")
-                    block = _with_channels(block, self.channels)
-                    if resampler is not None:
-                        block = resampler.resample_chunk(np.ascontiguousarray(block), last=last)
-                    yield block[:, 0] if self.channels == 1 else block
-                    if last:
-                        return
-        except (RuntimeError, sf.LibsndfileError) as exc:
-            raise AudioLoadError(f"cannot decode audio: {exc}") from exc
+        for block in read_blocks(self.path, self.sample_rate, self.channels, block_seconds, self._quality):
+            yield block[0] if self.channels == 1 else np.ascontiguousarray(block.T)
 
     def read(self, start: int, end: int) -> np.ndarray:
         """Samples ``[start, end)`` (``end`` clipped to the length); ``(n,)`` mono or ``(n, channels)``."""
