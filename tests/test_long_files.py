@@ -88,6 +88,21 @@ def test_parselmouth_f0_of_a_long_file_equals_the_whole_file_across_loud_and_qui
     assert (f0 > 0).mean() > 0.5 and a == b
 
 
+@pytest.mark.parametrize("method, model", [("fcpe", None), ("rmvpe", "rmvpe_rvc_small/rmvpe.pt")])
+def test_neural_f0_of_a_long_file_equals_the_whole_file(tmp_path, corpus, small_windows, method, model):
+    """The tracker's own windows (FCPE with the whole file's group statistics from a first pass), one per
+    forward as a CPU run does, on a mel computed chunk by chunk from the stream."""
+    args = ["--method", method, "--num-workers", 0, "--device", "cpu"]
+    if model:
+        args += ["--model", Path(__file__).parent / "fixtures" / model]
+    streamed = cli("pitch", corpus, "-o", tmp_path / "a", *args, "--stream-seconds", 20)
+    assert "computed a window at a time" in streamed
+    cli("pitch", corpus, "-o", tmp_path / "b", *args, "--stream-seconds", 1e6)
+    a, b = files_of(tmp_path / "a"), files_of(tmp_path / "b")
+    assert set(a) == {"pitches/s/take.npy", "pitches/s/short.npy", "uvs/s/take.npy", "uvs/s/short.npy"}
+    assert a == b
+
+
 def test_the_quiet_half_tracked_alone_differs_so_the_file_peak_matters(corpus):
     """What the equality above rests on: Praat tracks the quiet half differently without the loud half's peak."""
     import parselmouth

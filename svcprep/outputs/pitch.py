@@ -13,7 +13,7 @@ from svcprep.outputs.base import AudioRequest, ModelRequest, Output, OutputGrid
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.records import FileRecord, FramesRecord, OutputRecord
 from svcprep.outputs.spectral import rows_problem
-from svcprep.outputs.windows import FileShape, RowStream, StreamSource, cpu_pitch_rows
+from svcprep.outputs.windows import FileShape, RowStream, StreamSource, cpu_pitch_rows, neural_pitch_rows
 from svcprep.pitch.settings import PitchSettings, check_backend
 from svcprep.pitch.tracking import sample_track, track_on_grid
 
@@ -90,9 +90,12 @@ class PitchOutput(Output):
         return track_on_grid(wav, self.grid.sample_rate, self.grid.hop_length, times, self.settings)
 
     def can_stream(self, model: Any = None) -> bool:
-        return (self.tracker is None and self.rows_per_frame and self.settings.grid != "amphion"
-                and self.settings.method in WINDOWED_TRACKERS
-                and StreamSource.streamable(self.grid.audio) and all(f.codec == "npy" for f in self.files))
+        if self.tracker is not None:
+            windowed = hasattr(model, "mel_chunks") and StreamSource.streamable(self.tracker.audio)
+        else:
+            windowed = self.settings.method in WINDOWED_TRACKERS and self.settings.grid != "amphion"
+        return (windowed and self.rows_per_frame and StreamSource.streamable(self.grid.audio)
+                and all(f.codec == "npy" for f in self.files))
 
     def row_stream(self, source: StreamSource, model: Any) -> RowStream:
         if self.frames_file and self.frames_file in source.frames:
@@ -100,8 +103,11 @@ class PitchOutput(Output):
         else:
             num_rows = self.grid.num_frames(source.num_samples(self.grid.audio))
         files = {f.name: FileShape((num_rows,), f.dtype) for f in self.files}
-        blocks = ({name: (first, rows) for name, rows in self.files_for(f0).items()}
-                  for first, f0 in cpu_pitch_rows(source, self.grid, num_rows, self.settings))
+        if self.tracker is not None:
+            f0_rows = neural_pitch_rows(source, model, self.tracker.audio, self.grid, num_rows)
+        else:
+            f0_rows = cpu_pitch_rows(source, self.grid, num_rows, self.settings)
+        blocks = ({name: (first, rows) for name, rows in self.files_for(f0).items()} for first, f0 in f0_rows)
         return RowStream(files, blocks, self.grid.hop_length / self.grid.sample_rate)
 
     def f0_on_grid(self, clip: Any, partial: Any, native: Any) -> np.ndarray:

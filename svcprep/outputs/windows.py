@@ -213,3 +213,38 @@ def aligned_feature_rows(native: Iterator[tuple[int, np.ndarray]], num_native: i
             else:
                 held = np.concatenate([held, block])
         yield first, align_rows(held, held_start, frames=rows, **kwargs)
+
+
+def neural_pitch_rows(source: StreamSource, tracker: Any, request: Any, grid: Any,
+                      num_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, F0 of the rows) of a neural tracker on a long file: its mel chunk by chunk, its own windows
+    (``plan_windows``) one per forward, with the whole-file statistics from a first pass where it needs them,
+    decoded, then sampled at the grid's times from the native frames around them."""
+    from svcprep.pitch.neural import MelFrames, plan_windows  # lazy: torch
+    from svcprep.pitch.tracking import sample_track  # lazy: the trackers' module imports their packages
+
+    total = source.num_samples(request)
+    num_native = tracker.spec.num_frames(total)
+
+    def mel_frames() -> Any:
+        return MelFrames(tracker.mel_chunks(source.reader(request).read, total))
+
+    context = tracker.long_clip_context(mel_frames(), num_native)
+    frames = mel_frames()
+
+    def native() -> Iterator[np.ndarray]:
+        for w in plan_windows([num_native], tracker.window_frames, tracker.context_frames):
+            yield tracker.window_f0(frames(w.first, w.last), w, context)
+
+    blocks, held, held_start = native(), np.zeros(0, dtype=np.float32), 0
+    for first in range(0, num_rows, FEATURE_WINDOW_FRAMES):
+        times = (np.arange(first, min(num_rows, first + FEATURE_WINDOW_FRAMES)) + float(grid.offset)) \
+            * grid.hop_length / grid.sample_rate  # as grid.times gives them
+        # Hold native frames until one lies past the last time (sample_track reads the two around each time).
+        while held_start + len(held) < num_native and (
+                not len(held) or tracker.frame_times_at(np.array([held_start + len(held) - 1]))[0] <= times[-1]):
+            held = np.concatenate([held, next(blocks)])
+        native_times = tracker.frame_times_at(np.arange(held_start, held_start + len(held)))
+        yield first, sample_track(native_times, held, times).astype(np.float32)
+        keep = max(0, int(np.searchsorted(native_times, times[-1], side="right")) - 1)  # later times read on
+        held, held_start = held[keep:], held_start + keep

@@ -91,7 +91,7 @@ def spec(config: dict[str, Any]) -> ExtractorSpec:
 
 def frame_times(num_frames: int) -> np.ndarray:
     """Frame i gives F0 at sample ``160·i`` (what the network was trained to)."""
-    return np.arange(num_frames) * HOP_LENGTH / SAMPLE_RATE
+    return NeuralTracker.frame_times_at(np.arange(num_frames))
 
 
 class FCPE(NeuralTracker):
@@ -111,32 +111,26 @@ class FCPE(NeuralTracker):
                                                            config["fmax"]))
         self.window = torch.hann_window(1024)
 
-    def mel(self, wav: np.ndarray, chunk_frames: int = 4096):
+    def mel_padding(self, num_samples: int) -> tuple[int, int, str]:
+        left = (1024 - HOP_LENGTH) // 2
+        right = max((1024 - HOP_LENGTH + 1) // 2, 1024 - num_samples - left)
+        return left, right, "reflect" if right < num_samples else "constant"
+
+    def mel_of_piece(self, piece):
         import torch
 
-        length = len(wav)
-        pad_left = (1024 - HOP_LENGTH) // 2
-        pad_right = max((1024 - HOP_LENGTH + 1) // 2, 1024 - length - pad_left)
-        mode = "reflect" if pad_right < length else "constant"
-        padded = torch.nn.functional.pad(torch.from_numpy(wav)[None, None], (pad_left, pad_right), mode=mode)[0, 0]
-        stft_frames = (len(padded) - 1024) // HOP_LENGTH + 1
-        wanted = length // HOP_LENGTH + 1
-        out = torch.empty(max(stft_frames, 1), self.filters.shape[0])
-        for first in range(0, stft_frames, chunk_frames):
-            last = min(stft_frames, first + chunk_frames)
-            piece = padded[first * HOP_LENGTH : (last - 1) * HOP_LENGTH + 1024]
-            spec = torch.stft(piece, 1024, hop_length=HOP_LENGTH, win_length=1024, window=self.window, center=False,
-                              return_complex=True)
-            magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
-            out[first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).T
-        if out.shape[0] < wanted:
-            out = torch.cat([out, out[-1:].expand(wanted - out.shape[0], -1)])
-        return out[:wanted]
+        spec = torch.stft(piece, 1024, hop_length=HOP_LENGTH, win_length=1024, window=self.window, center=False,
+                          return_complex=True)
+        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+        return torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).T
 
     def clip_context(self, mel):
         if runs_whole(mel.shape[0], self.window_frames, self.context_frames):
             return None  # runs whole: the network takes the statistics from the clip's own frames
         return self.net.group_statistics(mel.to(self.device))
+
+    def streamed_clip_context(self, frames, total: int):
+        return self.net.group_statistics_of(frames, total, self.device)
 
     def network(self, mels, lengths: list[int], context: list):
         return self.net(mels.to(self.dtype), lengths, context)
@@ -154,9 +148,6 @@ class FCPE(NeuralTracker):
             cents = (table[None, :] * salience).sum(-1) / salience.sum(-1)
         f0 = 10.0 * 2 ** (cents / 1200.0)
         return torch.where(confident[:, 0] > self.threshold, f0, torch.zeros_like(f0)).numpy().astype(np.float32)
-
-    def frame_times(self, num_frames: int) -> np.ndarray:
-        return frame_times(num_frames)
 
 
 def load(resolved, decoder: str = "local_argmax") -> FCPE:

@@ -71,14 +71,18 @@ class CFNaiveMelPE(nn.Module):
     def group_statistics(self, mel: torch.Tensor, chunk_frames: int = 8192) -> torch.Tensor:
         """``(GROUPS, 2)`` mean and variance of the first conv's output over every frame of one clip ``(T, n_mels)``,
         computed in chunks (what GroupNorm sees when the whole clip runs at once)."""
+        return self.group_statistics_of(lambda a, b: mel[a:b], mel.shape[0], mel.device, chunk_frames)
+
+    def group_statistics_of(self, frames, total: int, device: torch.device, chunk_frames: int = 8192) -> torch.Tensor:
+        """:meth:`group_statistics` of a clip of ``total`` frames whose frames ``[a, b)`` ``frames(a, b)`` gives
+        (read forward: a long file's mel as it streams)."""
         conv = self.input_stack[0]
-        total = mel.shape[0]
-        sums = torch.zeros(GROUPS, dtype=torch.float64, device=mel.device)
-        squares = torch.zeros(GROUPS, dtype=torch.float64, device=mel.device)
-        x = mel.T[None].to(conv.weight.dtype)  # (1, n_mels, T)
+        sums = torch.zeros(GROUPS, dtype=torch.float64, device=device)
+        squares = torch.zeros(GROUPS, dtype=torch.float64, device=device)
         for first in range(0, total, chunk_frames):
             last = min(total, first + chunk_frames)
-            piece = x[..., max(0, first - 1) : min(total, last + 1)]  # one frame of context each side
+            # one frame of context each side, (1, n_mels, frames)
+            piece = frames(max(0, first - 1), min(total, last + 1)).to(device).T[None].to(conv.weight.dtype)
             piece = torch.nn.functional.pad(piece, (int(first == 0), int(last == total)))  # the conv's zero padding
             h = torch.nn.functional.conv1d(piece, conv.weight, conv.bias).double().reshape(GROUPS, -1)
             sums += h.sum(dim=1)

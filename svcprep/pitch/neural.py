@@ -26,6 +26,8 @@ from svcprep.errors import AudioLoadError, CheckpointError, ConfigError, FrameCo
 from svcprep.extractors.base import resolve_device, resolve_dtype
 
 SAMPLE_RATE, HOP_LENGTH = 16000, 160
+N_FFT = 1024
+MEL_CHUNK_FRAMES = 4096  # STFT frames per step: the complex spectrum of one chunk at a time
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,12 @@ class NeuralTracker:
             self.max_batch_samples = (self.window_frames + 2 * self.context_frames) * HOP_LENGTH
 
     # -- implemented by each tracker ------------------------------------------------------------------
-    def mel(self, wav: np.ndarray) -> torch.Tensor:
-        """``(T, n_mels)`` float32 log-mel of a 16 kHz clip, ``T = len // 160 + 1``."""
+    def mel_padding(self, num_samples: int) -> tuple[int, int, str]:
+        """(left, right, mode) padding of a clip of ``num_samples`` before its STFT (``center=False``)."""
+        raise NotImplementedError
+
+    def mel_of_piece(self, piece: torch.Tensor) -> torch.Tensor:
+        """``(frames, n_mels)`` log-mel of a padded piece: its STFT frames ``N_FFT`` long, ``HOP_LENGTH`` apart."""
         raise NotImplementedError
 
     def network(self, mels: torch.Tensor, lengths: list[int], context: list) -> torch.Tensor:
@@ -84,11 +90,59 @@ class NeuralTracker:
         """Whole-clip quantities a window needs to equal the whole clip (e.g. normalisation statistics)."""
         return None
 
+    def streamed_clip_context(self, frames, total: int) -> object:
+        """:meth:`clip_context` of a clip of ``total`` mel frames that ``frames(a, b)`` reads forward (a long file,
+        cut into windows)."""
+        return None
+
+    @torch.inference_mode()
+    def long_clip_context(self, frames, total: int) -> object:
+        """:meth:`streamed_clip_context` where the clip runs in windows, else ``None``."""
+        if runs_whole(total, self.window_frames, self.context_frames):
+            return None
+        return self.streamed_clip_context(frames, total)
+
+    @torch.inference_mode()
+    def window_f0(self, mel: torch.Tensor, window: Window, context: object) -> np.ndarray:
+        """F0 of the kept frames of one window of a long clip, from the window's mel ``(frames, n_mels)`` (a run
+        of that window alone, as :meth:`salience` runs it with one window per forward)."""
+        salience = self.network(mel[None].to(self.device), [window.last - window.first], [context]).float().cpu()
+        return self.decode(salience[0, window.keep_from: window.keep_to])
+
     def decode(self, salience: torch.Tensor) -> np.ndarray:
         """``(T, 360)`` → ``(T,)`` F0 in Hz, 0 where unvoiced."""
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------------------
+    def _mel_layout(self, num_samples: int) -> tuple[int, int, str, int, int]:
+        left, right, mode = self.mel_padding(num_samples)
+        return left, right, mode, (num_samples + left + right - N_FFT) // HOP_LENGTH + 1, num_samples // HOP_LENGTH + 1
+
+    def mel(self, wav: np.ndarray) -> torch.Tensor:
+        """``(T, n_mels)`` float32 log-mel of a 16 kHz clip, ``T = len // 160 + 1`` (a short STFT's last frame
+        repeated)."""
+        return torch.cat([rows for _, rows in self.mel_chunks(lambda a, b: wav[a:b], len(wav))])
+
+    def mel_chunks(self, read, num_samples: int):
+        """(first frame, ``(frames, n_mels)``) of the clip's log-mel ``MEL_CHUNK_FRAMES`` frames at a time;
+        ``read(a, b)`` gives its samples ``[a, b)`` (a stream read forward, or the clip itself): a long file's mel
+        equals its whole mel, chunk for chunk, holding one chunk of samples."""
+        left, right, mode, stft_frames, wanted = self._mel_layout(num_samples)
+        last_row = None
+        for first in range(0, max(stft_frames, 1), MEL_CHUNK_FRAMES):
+            last = min(stft_frames, first + MEL_CHUNK_FRAMES)
+            low, high = first * HOP_LENGTH - left, (last - 1) * HOP_LENGTH + N_FFT - left  # in the clip's samples
+            piece = torch.from_numpy(np.ascontiguousarray(read(max(0, low), min(num_samples, high)),
+                                                          dtype=np.float32))
+            if low < 0 or high > num_samples:  # the clip's ends: padded as the whole clip is
+                piece = torch.nn.functional.pad(piece[None, None], (max(0, -low), max(0, high - num_samples)),
+                                                mode=mode)[0, 0]
+            rows = self.mel_of_piece(piece)
+            last_row = rows[-1:]
+            yield first, rows[: max(0, wanted - first)]
+        if stft_frames < wanted:
+            yield stft_frames, last_row.expand(wanted - stft_frames, -1)
+
     def _check(self, index: int, wav: np.ndarray) -> np.ndarray:
         wav = np.asarray(wav, dtype=np.float32)
         if wav.ndim != 1:
@@ -143,7 +197,31 @@ class NeuralTracker:
         return self.frame_times(len(f0)), f0
 
     def frame_times(self, num_frames: int) -> np.ndarray:
-        raise NotImplementedError
+        return self.frame_times_at(np.arange(num_frames))
+
+    @staticmethod
+    def frame_times_at(frames: np.ndarray) -> np.ndarray:
+        """Times in seconds of native frames ``frames``: frame i at sample ``160·i`` (FCPE and RMVPE alike)."""
+        return frames * HOP_LENGTH / SAMPLE_RATE
+
+
+class MelFrames:
+    """A clip's log-mel frames ``[a, b)`` from its chunks as they stream (reads go forward; earlier frames are
+    dropped)."""
+
+    def __init__(self, chunks) -> None:
+        self._chunks, self._rows, self._start = chunks, None, 0
+
+    def __call__(self, a: int, b: int) -> torch.Tensor:
+        if self._rows is not None and a > self._start:
+            self._rows, self._start = self._rows[a - self._start:], a
+        while self._rows is None or self._start + self._rows.shape[0] < b:
+            first, rows = next(self._chunks)
+            if self._rows is None:
+                self._rows, self._start = rows, first
+            else:
+                self._rows = torch.cat([self._rows, rows])
+        return self._rows[a - self._start: b - self._start]
 
 
 def time_mask(lengths: list[int], total: int, device: torch.device) -> torch.Tensor:

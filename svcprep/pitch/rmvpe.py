@@ -71,7 +71,7 @@ def spec(config: dict[str, Any]) -> ExtractorSpec:
 
 def frame_times(num_frames: int) -> np.ndarray:
     """Frame i is centred on sample ``160·i`` (``center=True``)."""
-    return np.arange(num_frames) * HOP_LENGTH / SAMPLE_RATE
+    return NeuralTracker.frame_times_at(np.arange(num_frames))
 
 
 def cents_to_f0(cents: np.ndarray) -> np.ndarray:
@@ -106,21 +106,16 @@ class RMVPE(NeuralTracker):
         self.filters = torch.from_numpy(slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS, FMIN, FMAX, htk=True))
         self.window = torch.hann_window(N_FFT)
 
-    def mel(self, wav: np.ndarray, chunk_frames: int = 4096):
+    def mel_padding(self, num_samples: int) -> tuple[int, int, str]:
+        return N_FFT // 2, N_FFT // 2, "reflect"  # center=True
+
+    def mel_of_piece(self, piece):
         import torch
 
-        num_frames = len(wav) // HOP_LENGTH + 1
-        padded = torch.nn.functional.pad(torch.from_numpy(wav)[None, None], (N_FFT // 2, N_FFT // 2),
-                                         mode="reflect")[0, 0]
-        out = torch.empty(num_frames, N_MELS)
-        for first in range(0, num_frames, chunk_frames):
-            last = min(num_frames, first + chunk_frames)
-            piece = padded[first * HOP_LENGTH : (last - 1) * HOP_LENGTH + N_FFT]
-            spec = torch.stft(piece, N_FFT, hop_length=HOP_LENGTH, win_length=N_FFT, window=self.window,
-                              center=False, return_complex=True)
-            magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2))
-            out[first:last] = torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).T
-        return out
+        spec = torch.stft(piece, N_FFT, hop_length=HOP_LENGTH, win_length=N_FFT, window=self.window, center=False,
+                          return_complex=True)
+        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2))
+        return torch.log(torch.clamp(self.filters @ magnitude, min=1e-5)).T
 
     def network(self, mels, lengths: list[int], context: list):
         import torch
@@ -136,9 +131,6 @@ class RMVPE(NeuralTracker):
         cents = local_average_cents(salience.numpy(), self.threshold)
         f0 = cents_to_f0(cents)
         return np.where(cents > 0, f0, 0.0).astype(np.float32)
-
-    def frame_times(self, num_frames: int) -> np.ndarray:
-        return frame_times(num_frames)
 
 
 def build(shapes: dict[str, int]):
