@@ -89,11 +89,10 @@ def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
             collect(clip, *_measure(clip.path, settings))
         return results, failures
     pending = iter(clips)
-    running: dict[Future, ReportClip] = {}
     while True:  # a pool per try: a worker that dies (killed, out of memory) costs the files it held, not the run
+        running: dict[Future, ReportClip] = {}
         try:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                running = {pool.submit(_measure, clip.path, settings): clip for clip in running.values()}
                 while True:
                     while len(running) < workers * IN_FLIGHT_PER_WORKER:
                         clip = next(pending, None)
@@ -104,18 +103,16 @@ def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
                         return results, failures
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        clip = running.pop(future)
-                        collect(clip, *future.result())
+                        result = future.result()  # BrokenProcessPool when a worker died
+                        collect(running.pop(future), *result)
         except BrokenProcessPool:
-            lost = {future: clip for future, clip in running.items() if not future.done() or future.exception()}
+            # The file that killed its worker is among those in flight: each is measured again alone, so that it
+            # alone is reported and the others are kept.
             for future, clip in running.items():
-                if future not in lost:
+                if future.done() and future.exception() is None:
                     collect(clip, *future.result())
-            # The one that killed its worker is among them; each is tried once more alone before it is given up.
-            running = {}
-            for clip in lost.values():
-                collect(clip, *_measure_alone(clip.path, settings))
-    return results, failures
+                else:
+                    collect(clip, *_measure_alone(clip.path, settings))
 
 
 def _total_seconds(clips: list[ReportClip]) -> float:
