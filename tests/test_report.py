@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from svcprep.cli.main import app
 from svcprep.report.bandwidth import StreamingBandwidth
 from svcprep.report.clip_pass import PassSettings, measure_clip
-from svcprep.report.flags import FLAGS
+from svcprep.report.flags import FLAGS, Thresholds
 from svcprep.report.loudness import StreamingLoudness
 from svcprep.report.svg import BAR, FLAGGED
 from tests.report_corpus import SAMPLE_RATE, planted_corpus, sung, write
@@ -249,6 +249,29 @@ def test_an_unreadable_file_is_listed_and_the_others_are_measured(tmp_path):
     assert [c["uid"] for c in report["clips"]] == ["s/good"]
     [failure] = report["failures"]
     assert failure["path"].endswith("broken.wav") and failure["reason"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_progress_moves_within_a_file(tmp_path, monkeypatch, workers):
+    from svcprep.report import run
+
+    updates: list[float] = []
+
+    class Recorder:
+        def __init__(self, total_seconds: float) -> None:
+            pass
+
+        def update(self, seconds: float) -> None:
+            updates.append(seconds)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(run, "Progress", Recorder)
+    write(tmp_path / "c" / "s" / "take.wav", sung(25.0))
+    run.write_report(tmp_path / "c", tmp_path / "r", thresholds=Thresholds(), with_pitch=False, workers=workers)
+    assert len(updates) >= 3  # a block at a time (10 s), not the file at once
+    assert sum(updates) == pytest.approx(25.0)
 
 
 def test_a_sliced_tree_is_reported_as_its_trainer_reads_it(tmp_path):

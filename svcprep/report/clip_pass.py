@@ -4,6 +4,7 @@ memory that does not grow with the file (blocks of 10 s, meters of fixed size)."
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,11 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
-    """Read ``path`` once, block by block, at its own rate and channels; raises :class:`AudioLoadError` (and
-    ``ValueError`` for more than five channels) for a file that cannot be measured."""
+def measure_clip(path: Path, settings: PassSettings,
+                 on_block: Callable[[float], None] | None = None) -> ClipMeasures:
+    """Read ``path`` once, block by block, at its own rate and channels (``on_block(seconds)`` after each block:
+    progress within the file); raises :class:`AudioLoadError` (and ``ValueError`` for more than five channels)
+    for a file that cannot be measured."""
     import soxr
 
     _, sample_rate, channels = stream_info(path)
@@ -72,6 +75,8 @@ def measure_clip(path: Path, settings: PassSettings) -> ClipMeasures:
             for meter in (f0_range, dnsmos):
                 if meter is not None:
                     meter.update(mono_16k)
+        if on_block is not None:
+            on_block(block.shape[1] / sample_rate)
         block = following
     levels.finish()
     bandwidth.finish()

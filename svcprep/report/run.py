@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from svcprep.audio.stream import stream_info
 from svcprep.errors import ConfigError, SvcprepError
@@ -52,9 +54,20 @@ class ReportSummary:
         return "\n".join(lines)
 
 
-def _measure(path: Path, settings: PassSettings) -> tuple[ClipMeasures | None, str | None]:
+_progress_queue: Any = None  # in a worker: where it reports the seconds it has read
+
+
+def _worker_init(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _measure(path: Path, settings: PassSettings,
+             on_block: Callable[[float], None] | None = None) -> tuple[ClipMeasures | None, str | None]:
+    if on_block is None and _progress_queue is not None:
+        on_block = _progress_queue.put
     try:
-        return measure_clip(path, settings), None
+        return measure_clip(path, settings, on_block), None
     except FILE_ERRORS as exc:
         return None, str(exc) or type(exc).__name__
 
@@ -82,17 +95,24 @@ def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
             failures.append({"uid": clip.uid, "path": str(clip.path), "stage": "report", "reason": reason})
         else:
             results.add(clip, measures)
-            progress.update(measures.audio_seconds)
 
     if workers == 0:
         for clip in clips:
-            collect(clip, *_measure(clip.path, settings))
+            collect(clip, *_measure(clip.path, settings, progress.update))
         return results, failures
+    context = get_context("spawn")
+    queue = context.SimpleQueue()  # seconds read, from every worker: the bar moves within long files
+
+    def drain() -> None:
+        while not queue.empty():
+            progress.update(queue.get())
+
     pending = iter(clips)
     while True:  # a pool per try: a worker that dies (killed, out of memory) costs the files it held, not the run
         running: dict[Future, ReportClip] = {}
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                     initargs=(queue,)) as pool:
                 while True:
                     while len(running) < workers * IN_FLIGHT_PER_WORKER:
                         clip = next(pending, None)
@@ -100,8 +120,10 @@ def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
                             break
                         running[pool.submit(_measure, clip.path, settings)] = clip
                     if not running:
+                        drain()
                         return results, failures
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                    drain()
                     for future in done:
                         result = future.result()  # BrokenProcessPool when a worker died
                         collect(running.pop(future), *result)
