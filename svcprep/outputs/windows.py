@@ -48,8 +48,8 @@ class FileShape:
 @dataclass
 class RowStream:
     """One output of one long file: ``files`` (name → final shape), and ``blocks``, an iterator of
-    ``{file name: (first row, rows)}`` per window, in order; ``seconds(row)`` says how far into the file a row is
-    (for progress)."""
+    ``{file name: (first row, rows)}`` per window, in order; ``seconds_per_row``: how far into the file each row
+    goes (for progress)."""
 
     files: dict[str, FileShape]
     blocks: Iterator[dict[str, tuple[int, np.ndarray]]]
@@ -75,30 +75,25 @@ class StreamSource:
         return StreamReader(self.path, request.sample_rate, request.channels, request.length_rule)
 
     def num_samples(self, request: Any) -> int:
-        return self.reader(request).num_samples
+        return self._stat(("num_samples", request), lambda: self.reader(request).num_samples)
+
+    def _blocks(self, request: Any) -> Iterator[np.ndarray]:
+        """The whole audio in float64 blocks of 2^20 samples (a pass over the file)."""
+        reader = self.reader(request)
+        for start in range(0, reader.num_samples, 1 << 20):
+            yield reader.read(start, start + (1 << 20)).astype(np.float64)
 
     def peak(self, request: Any) -> float:
         """The largest magnitude of the whole audio (a first pass, once per request)."""
-        def compute() -> float:
-            reader, peak = self.reader(request), 0.0
-            for start in range(0, reader.num_samples, 1 << 20):
-                block = reader.read(start, start + (1 << 20))
-                peak = max(peak, float(np.abs(block).max(initial=0.0)))
-            return peak
-
-        return self._stat(("peak", request), compute)
+        return self._stat(("peak", request),
+                          lambda: max((float(np.abs(b).max(initial=0.0)) for b in self._blocks(request)), default=0.0))
 
     def mean_var(self, request: Any) -> tuple[float, float]:
         """Mean and variance of the whole audio in float64 (two passes, as ``x.mean()``, ``x.var()``)."""
-        def blocks() -> Iterator[np.ndarray]:
-            reader = self.reader(request)
-            for start in range(0, reader.num_samples, 1 << 20):
-                yield reader.read(start, start + (1 << 20)).astype(np.float64)
-
         def compute() -> tuple[float, float]:
             count = self.num_samples(request)
-            mean = sum(float(b.sum()) for b in blocks()) / count
-            return mean, sum(float(np.square(b - mean).sum()) for b in blocks()) / count
+            mean = sum(float(b.sum()) for b in self._blocks(request)) / count
+            return mean, sum(float(np.square(b - mean).sum()) for b in self._blocks(request)) / count
 
         return self._stat(("mean_var", request), compute)
 

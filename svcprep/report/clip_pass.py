@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ class ClipMeasures:
     f0_histogram: np.ndarray | None = None
     samples_sha256: str = ""
     audio_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
