@@ -6,14 +6,49 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from reprlib import Repr
 from typing import IO
 
 import numpy as np
+
+BOOKKEEPING_DIR = ".svcprep"  # an output root's records, done-lists and temp files
+FAILURE_LOG = "_failures.jsonl"
+_REPR = Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 3, 200, 200, 80
+OWN_NAMES = frozenset({BOOKKEEPING_DIR, FAILURE_LOG})
+_UNSAFE_CHARACTERS = re.compile("[/\\\\\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def plain_name(value: object, what: str) -> str:
+    """``value`` as one file or dir name inside an output root, or a :class:`ValueError` saying why not.
+
+    The one rule for names that come from data (a separator's stems, a step's name): text with no path separator,
+    control character or line break, not ``.``, ``..`` or empty, not starting with ``.`` or ``~`` (hidden files,
+    a home dir), and none of svcprep's own names (``.svcprep``, ``_failures.jsonl``).
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} {shown(value)} must be a non-empty name")
+    if _UNSAFE_CHARACTERS.search(value) or value.startswith((".", "~")) or value in OWN_NAMES:
+        raise ValueError(f"{what} {shown(value)} is not a plain file name (no '/', '\\', leading '.' or '~', "
+                         f"control character, or svcprep's own {', '.join(sorted(OWN_NAMES))})")
+    if len(value.encode("utf-8")) > 200:
+        raise ValueError(f"{what} {shown(value)} is longer than 200 bytes")
+    return value
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as a message shows it: its repr, cut to ``limit`` characters (a config value may be megabytes, an
+    alias bomb's expansion gigabytes: its repr is never built whole for a container)."""
+    if isinstance(value, list | tuple | dict | set) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _read_umask() -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from svcprep.audio.io import AUDIO_EXTENSIONS
 from svcprep.errors import ConfigError
+from svcprep.fileio import OWN_NAMES
 from svcprep.store.bookkeeping import BOOKKEEPING
 
 
@@ -53,6 +54,9 @@ def check_uid(uid: object, source: str) -> str:
         raise ConfigError(f"{source}: uid {uid!r} contains a line break or NUL; rename it")
     if not text or text.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ConfigError(f"{source}: uid {uid!r} would escape the output directory; use a plain relative name")
+    if any(p in OWN_NAMES for p in parts):
+        raise ConfigError(f"{source}: uid {uid!r} names svcprep's own bookkeeping ({', '.join(sorted(OWN_NAMES))}); "
+                          "rename it")
     return text
 
 

@@ -27,7 +27,7 @@ from svcprep.audio.stream import read_blocks, streamed_num_samples
 from svcprep.corpus.scan import CorpusEntry
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.extractors.hub import cached_fingerprint
-from svcprep.fileio import FILE_MODE, file_sha256
+from svcprep.fileio import FILE_MODE, file_sha256, plain_name
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.separation.msst_config import SeparatorConfig, separator_config
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
@@ -114,8 +114,10 @@ def _step(item: Any, index: int, base: Path) -> SeparationStep:
             raise ConfigError(f"{where}: {key} must be an integer >= 1, got {value!r}", "separate")
     kept = config.target if keep == "target" else keep
     name = item.get("name") or f"{index + 1}-{kept}"
-    if not isinstance(name, str) or "/" in name or name.startswith(".") or not name.strip():
-        raise ConfigError(f"{where}: name {name!r} must be a plain dir name", "separate")
+    try:
+        plain_name(name, "name")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}", "separate") from exc
     return SeparationStep(name, checkpoint, config_path, config, keep, tuple(also), item.get("num_overlap"),
                           item.get("batch_size"))
 

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from svcprep.errors import ConfigError
+from svcprep.fileio import plain_name
+from svcprep.separation.stems import RESIDUAL
 
 ARCHITECTURES = ("bs_roformer", "mel_band_roformer")
 
@@ -157,9 +159,18 @@ def separator_config(path: Path, architecture: str | None = None) -> SeparatorCo
         raise ConfigError(f"{path}: num_overlap {num_overlap} leaves no step in a chunk of {chunk_size} samples")
     target = training.get("target_instrument")
     instruments = training.get("instruments") or []
+    if not isinstance(instruments, list | tuple):
+        raise ConfigError(f"{path}: training.instruments must be a list of stem names")
     stems = (target,) if target else tuple(instruments)
     if not stems or not all(isinstance(s, str) and s for s in stems):
         raise ConfigError(f"{path}: training.instruments / training.target_instrument name no stem")
+    try:  # each stem becomes a dir name: data, never a path
+        for stem in (*instruments, *stems):
+            plain_name(stem, "stem")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: training.instruments / target_instrument: {exc}") from exc
+    if len(set(stems)) != len(stems) or RESIDUAL in stems:
+        raise ConfigError(f"{path}: training.instruments must name distinct stems, none called {RESIDUAL!r}")
     if len(stems) != shape.num_stems:
         raise ConfigError(f"{path}: the model returns {shape.num_stems} stem(s) but the config names "
                           f"{len(stems)} ({', '.join(stems)})")

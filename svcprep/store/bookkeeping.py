@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from svcprep.errors import OutputConflictError, StorageError
-from svcprep.fileio import append_line, atomic_write_text, locked, read_lines
+from svcprep.fileio import BOOKKEEPING_DIR, FAILURE_LOG, append_line, atomic_write_text, locked, read_lines
 from svcprep.outputs.records import DoneEntry, OutputRecord, RecordError
 
-BOOKKEEPING = ".svcprep"
+BOOKKEEPING = BOOKKEEPING_DIR
 
 
 class SettingsChangedError(StorageError):
@@ -37,7 +37,7 @@ class Bookkeeping:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.dir = self.root / BOOKKEEPING
-        self.failures = FailureLog(self.root / "_failures.jsonl", self.dir / "failures.lock")
+        self.failures = FailureLog(self.root / FAILURE_LOG, self.dir / "failures.lock")
 
     @property
     def corpus_path(self) -> Path:
