@@ -36,7 +36,7 @@ def weight_files(model_dir: Path) -> list[Path]:
     if not source.endswith(".index.json"):
         return [model_dir / source]
     try:
-        weight_map = json.loads((model_dir / source).read_text())["weight_map"]
+        weight_map = json.loads((model_dir / source).read_text(encoding="utf-8"))["weight_map"]
         names = sorted(set(weight_map.values()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{model_dir / source}: not a weight index ({exc})") from exc

@@ -90,7 +90,7 @@ def _cached_fingerprint(path: Path, cache_dir: Path) -> str:
     key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
     cache_path = cache_dir / "fingerprints.json"
     try:
-        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+        cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.is_file() else {}
     except (OSError, ValueError):
         cache = {}
     if key not in cache:

@@ -124,7 +124,7 @@ def _hf_normalizes_input(path: Path) -> bool:
     if not config.is_file():
         return False
     try:
-        return bool(json.loads(config.read_text()).get("do_normalize", True))
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("do_normalize", True))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{config}: invalid JSON ({exc})") from exc
 

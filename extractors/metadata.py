@@ -23,7 +23,7 @@ def read_model_configs(model_dir: str | Path) -> dict[str, Any]:
         if path.is_file():
             found = True
             try:
-                merged.update(json.loads(path.read_text()))
+                merged.update(json.loads(path.read_text(encoding="utf-8")))
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: invalid JSON ({exc})") from exc
     if not found:

@@ -163,7 +163,7 @@ def locked(lock_path: Path) -> Iterator[None]:
 def append_line(path: Path, line: str) -> None:
     """Append one line and fsync, so a killed run keeps it. A line cut by a kill has no ``\\n``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="ascii") as f:
+    with open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
         f.flush()
         os.fsync(f.fileno())
@@ -171,7 +171,7 @@ def append_line(path: Path, line: str) -> None:
 
 def read_lines(path: Path) -> Iterable[str]:
     """Complete lines only: split on ``\\n`` alone (never on other line separators); a cut last line is dropped."""
-    data = path.read_bytes().decode("ascii", errors="replace")
+    data = path.read_bytes().decode("utf-8", errors="replace")
     lines = data.split("\n")
     return lines[:-1]  # the part after the last "\n" is empty or a line cut by a kill
 

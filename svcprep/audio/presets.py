@@ -87,7 +87,7 @@ def builtin_preset_names() -> list[str]:
     return sorted(
         p.name[: -len(".yaml")]
         for p in resources.files("svcprep.configs").iterdir()
-        if p.name.endswith(".yaml") and _is_mel_preset_text(p.read_text())
+        if p.name.endswith(".yaml") and _is_mel_preset_text(p.read_text(encoding="utf-8"))
     )
 
 
@@ -111,14 +111,14 @@ def load_preset(name_or_path: str) -> MelPreset:
     """Load a built-in preset by name (e.g. ``amphion-svc-24k``) or a YAML file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        text, name = path.read_text(), path.stem
+        text, name = path.read_text(encoding="utf-8"), path.stem
     else:
         resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
-        if not resource.is_file() or not _is_mel_preset_text(resource.read_text()):
+        if not resource.is_file() or not _is_mel_preset_text(resource.read_text(encoding="utf-8")):
             raise ConfigError(
                 f"unknown preset {name_or_path!r}; built-in: {', '.join(builtin_preset_names())} (or a .yaml path)"
             )
-        text, name = resource.read_text(), name_or_path
+        text, name = resource.read_text(encoding="utf-8"), name_or_path
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ConfigError(f"preset {name}: expected a mapping of settings")

@@ -175,8 +175,8 @@ def run_trainer_recipes(out: Path) -> int:
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
     worst = 0
-    (out / "songs_rvc.yaml").write_text(SONGS_CONFIG)
-    (out / "fork.yaml").write_text(FORK_CONFIG)
+    (out / "songs_rvc.yaml").write_text(SONGS_CONFIG, encoding="utf-8")
+    (out / "fork.yaml").write_text(FORK_CONFIG, encoding="utf-8")
     for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
                                   (("rvc",), out / "takes", out / "trainers" / "rvc"),
                                   (("applio",), out / "takes", out / "trainers" / "applio"),

@@ -72,9 +72,9 @@ def save_contentvec_dir(out: Path, seed: int = 0, proj_dim: int = 8) -> Path:
     proj = torch.nn.Linear(TINY_SPEECH["hidden_size"], proj_dim)
     weights["final_proj.weight"], weights["final_proj.bias"] = proj.weight.detach(), proj.bias.detach()
     save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
-    config = json.loads((out / "config.json").read_text())
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     config["classifier_proj_size"] = proj_dim
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return out
 
 
@@ -101,13 +101,13 @@ def save_mert(out: Path, seed: int = 0) -> Path:
 
     quiet_transformers()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "modeling_mert.py").write_text(_MERT_CODE)
+    (out / "modeling_mert.py").write_text(_MERT_CODE, encoding="utf-8")
     torch.manual_seed(seed)
     HubertModel(HubertConfig(**TINY_SPEECH)).save_pretrained(out)
-    config = json.loads((out / "config.json").read_text())
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     config.update(model_type="mert_model", architectures=["MERTModel"], sample_rate=24000,
                   auto_map={"AutoConfig": "modeling_mert.MERTConfig", "AutoModel": "modeling_mert.MERTModel"})
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     Wav2Vec2FeatureExtractor(sampling_rate=24000).save_pretrained(out)
     return out
 
@@ -254,7 +254,7 @@ def save_separator(out: Path, architecture: str = "bs_roformer", seed: int = 0, 
     ``.yaml`` beside it. Returns the checkpoint's path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     config_path = out.with_suffix(".yaml")
-    config_path.write_text(separator_yaml(architecture, **config))
+    config_path.write_text(separator_yaml(architecture, **config), encoding="utf-8")
     torch.manual_seed(seed)
     torch.save(build_network(separator_config(config_path)).state_dict(), out)
     return out

@@ -94,13 +94,13 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
     """The YAML mapping, the dir its relative paths are relative to, and its label (the file's stem)."""
     path = Path(name_or_path)
     if path.is_file():
-        text, base, label = path.read_text(), path.resolve().parent, path.stem
+        text, base, label = path.read_text(encoding="utf-8"), path.resolve().parent, path.stem
     else:
         resource = resources.files("svcprep.configs") / f"{name_or_path}.yaml"
-        if not resource.is_file() or "recipe" not in (yaml.safe_load(resource.read_text()) or {}):
+        if not resource.is_file() or "recipe" not in (yaml.safe_load(resource.read_text(encoding="utf-8")) or {}):
             raise ConfigError(f"run config {name_or_path!r} is neither a file nor a built-in config "
                               f"({', '.join(builtin_configs())})")
-        text, base, label = resource.read_text(), Path.cwd(), name_or_path
+        text, base, label = resource.read_text(encoding="utf-8"), Path.cwd(), name_or_path
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -60,6 +60,6 @@ def builtin_configs() -> list[str]:
 
     names = []
     for item in resources.files("svcprep.configs").iterdir():
-        if item.name.endswith(".yaml") and "recipe" in (yaml.safe_load(item.read_text()) or {}):
+        if item.name.endswith(".yaml") and "recipe" in (yaml.safe_load(item.read_text(encoding="utf-8")) or {}):
             names.append(item.name[: -len(".yaml")])
     return sorted(names)

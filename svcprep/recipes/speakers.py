@@ -1,7 +1,8 @@
 """Speaker and file names for recipes whose trainers read them from paths, and deterministic splits.
 
-Names keep only ``[A-Za-z0-9_-]`` (others become ``_``): every trainer's path handling (so-vits-svc's
-``.replace(".wav", ...)``, RVC's ``name.split(".")[0]``, DDSP-SVC's ``<id>_<speaker>`` folders) then works.
+Names keep letters and digits of any script, ``_`` and ``-`` (NFC-normalised; anything else, ``.`` and spaces
+included, becomes ``_``): every trainer's path handling (so-vits-svc's ``.replace(".wav", ...)``, RVC's
+``name.split(".")[0]``, DDSP-SVC's ``<id>_<speaker>`` folders) then works, and ``Zoë`` or ``张三`` stay themselves.
 Two sources that would share a name are a usage error, found before anything runs.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -16,11 +18,11 @@ from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError
 from svcprep.ids import PIECE_DIGITS, EntryId
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_UNSAFE = re.compile(r"[^\w-]")  # \w: letters, digits and '_' of any script
 
 
 def safe_name(text: str) -> str:
-    return _UNSAFE.sub("_", text) or "_"
+    return _UNSAFE.sub("_", unicodedata.normalize("NFC", text)) or "_"
 
 
 @dataclass(frozen=True)
