@@ -69,7 +69,7 @@ def separate(
     num_overlap: int = typer.Option(None, "--num-overlap", min=1, help="Chunks per chunk length (default: the "
                                     "config's inference.num_overlap)."),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Chunks per forward pass, from one or several "
-                                   "tracks (default: the config's inference.batch_size)."),
+                                   "tracks, 1-64 (default: the config's inference.batch_size)."),
     device: str = DEVICE_OPT,
     dtype: str = DTYPE_OPT,
     shard: str = SHARD_OPT,

@@ -4,6 +4,7 @@ signals with known F0, batched against one by one, and through the pipeline on t
 import json
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,11 +18,13 @@ from svcprep.demo import tiny_models
 from svcprep.demo.synthetic import known_f0, known_pitch_clip, known_voicing
 from svcprep.errors import CheckpointError, ConfigError
 from svcprep.pitch.neural import plan_windows
+from tests.float32_bounds import assert_within, network_bound, stft_log_mel_bound
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RMVPE_FIXTURE, FCPE_FIXTURE = FIXTURES / "rmvpe_rvc_small", FIXTURES / "fcpe_torchfcpe"
 GAPS = ((1.4, 1.7), (2.7, 3.0))
 PRESET = load_preset("amphion-svc-24k")
+HANN_1024 = torch.hann_window(1024, dtype=torch.float64).numpy()
 
 
 def cents(a, b):
@@ -45,10 +48,34 @@ def rmvpe():
     return load_pitch_tracker("rmvpe", RMVPE_FIXTURE / "rmvpe.pt", device="cpu")
 
 
+def fcpe_mel_bound(x):
+    """torchfcpe's mel (librosa's Slaney filters, 0-8 kHz; reflect padding of (n_fft - hop) / 2; its short last
+    frame repeated) bounded by float32 arithmetic."""
+    left, right = (1024 - 160) // 2, (1024 - 160 + 1) // 2
+    bound, _ = stft_log_mel_bound(x, 1024, 160, (left, right), HANN_1024,
+                                  librosa.filters.mel(sr=16000, n_fft=1024, n_mels=128, fmin=0, fmax=8000), 1e-5)
+    return np.concatenate([bound, bound[-1:]])
+
+
+def rmvpe_mel_bound(x):
+    """RVC's mel (librosa's HTK filters, 30-8000 Hz, ``center=True``) bounded by float32 arithmetic."""
+    bound, _ = stft_log_mel_bound(x, 1024, 160, (512, 512), HANN_1024,
+                                  librosa.filters.mel(sr=16000, n_fft=1024, n_mels=128, fmin=30, fmax=8000,
+                                                      htk=True), 1e-5)
+    return bound
+
+
+def salience_bound(tracker_name, x, salience, model=None):
+    """The network's float32 bound, its rounding measured against a float64 run of the same network."""
+    exact = load_pitch_tracker(tracker_name, model, device="cpu", dtype=torch.float64).salience([x])[0].double()
+    return network_bound(salience, exact.numpy())
+
+
 def test_fcpe_equals_torchfcpe_with_its_real_weights(fcpe):
     x, expected = np.load(FCPE_FIXTURE / "input.npy"), np.load(FCPE_FIXTURE / "expected.npz")
-    np.testing.assert_allclose(fcpe.mel(x).numpy(), expected["mel"], atol=1e-4)
-    np.testing.assert_allclose(fcpe.salience([x])[0].numpy(), expected["latent"], atol=1e-4)
+    assert_within(fcpe.mel(x).numpy(), expected["mel"], fcpe_mel_bound(x), "FCPE mel")
+    salience = fcpe.salience([x])[0].numpy()
+    assert_within(salience, expected["latent"], salience_bound("fcpe", x, salience), "FCPE latent")
     for key, decoder, threshold in (("f0_local_argmax_0_006", "local_argmax", 0.006),
                                     ("f0_argmax_0_006", "argmax", 0.006),
                                     ("f0_local_argmax_0_05", "local_argmax", 0.05)):
@@ -60,13 +87,31 @@ def test_fcpe_equals_torchfcpe_with_its_real_weights(fcpe):
 
 def test_rmvpe_equals_rvcs_own_inference(rmvpe):
     x, expected = np.load(RMVPE_FIXTURE / "input.npy"), np.load(RMVPE_FIXTURE / "expected.npz")
-    np.testing.assert_allclose(rmvpe.mel(x).numpy().T, expected["mel"], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(rmvpe.salience([x])[0].numpy(), expected["hidden"], rtol=1e-4, atol=1e-6)
+    assert_within(rmvpe.mel(x).numpy(), expected["mel"].T, rmvpe_mel_bound(x), "RMVPE mel")
+    salience = rmvpe.salience([x])[0].numpy()
+    assert_within(salience, expected["hidden"], salience_bound("rmvpe", x, salience, RMVPE_FIXTURE / "rmvpe.pt"),
+                  "RMVPE salience")
     for key, threshold in (("f0_thred_0_03", 0.03), ("f0_thred_0", 0.0)):
         rmvpe.threshold = threshold
         voicing, within = agreement(rmvpe.extract([x])[0], expected[key])
         assert voicing >= 0.99 and within >= 0.99, (key, voicing, within)
     rmvpe.threshold = 0.03
+
+
+@pytest.mark.parametrize("bug", ["symmetric window", "fmin 0", "no reflect padding"])
+def test_the_mel_bound_rejects_a_realistic_mistake(bug):
+    """The float32 bound is loose on quiet bins, tight on loud ones: a mel made with another window, another band
+    edge or another padding falls outside it (the bound would let none of these through)."""
+    x, expected = np.load(RMVPE_FIXTURE / "input.npy"), np.load(RMVPE_FIXTURE / "expected.npz")["mel"].T
+    window = torch.hann_window(1024, periodic=bug != "symmetric window")
+    filters = librosa.filters.mel(sr=16000, n_fft=1024, n_mels=128, fmin=0 if bug == "fmin 0" else 30, fmax=8000,
+                                  htk=True)
+    padded = torch.nn.functional.pad(torch.from_numpy(x)[None, None], (512, 512),
+                                     mode="constant" if bug == "no reflect padding" else "reflect")[0, 0]
+    magnitude = torch.stft(padded, 1024, 160, 1024, window=window, center=False, return_complex=True).abs()
+    mistaken = torch.log(torch.clamp(torch.from_numpy(filters) @ magnitude, min=1e-5)).T.numpy()
+    with pytest.raises(AssertionError, match="outside the float32 bound"):
+        assert_within(mistaken, expected, rmvpe_mel_bound(x), bug)
 
 
 @pytest.mark.parametrize("name", ["fcpe", "rmvpe"])

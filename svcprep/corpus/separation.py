@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from svcprep import __version__
 from svcprep.audio.stream import read_blocks, streamed_num_samples
 from svcprep.corpus.scan import CorpusEntry
 from svcprep.errors import ConfigError, SvcprepError
 from svcprep.extractors.hub import cached_fingerprint
-from svcprep.fileio import FILE_MODE, file_sha256, plain_name
+from svcprep.fileio import FILE_MODE, file_sha256, plain_name, shown
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
-from svcprep.separation.msst_config import SeparatorConfig, separator_config
+from svcprep.separation.msst_config import LIMITS, SeparatorConfig, separator_config
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
 from svcprep.store.bookkeeping import Bookkeeping
 from svcprep.store.codecs import StreamingWav
@@ -82,7 +83,7 @@ def _step(item: Any, index: int, base: Path) -> SeparationStep:
     if isinstance(item, str):
         item = {"model": item}
     if not isinstance(item, dict):
-        raise ConfigError(f"{where}: expected a mapping with 'model:' (and 'config:', 'keep:'), got {item!r}",
+        raise ConfigError(f"{where}: expected a mapping with 'model:' (and 'config:', 'keep:'), got {shown(item)}",
                           "separate")
     unknown = sorted(set(item) - set(STEP_KEYS))
     if unknown:
@@ -106,12 +107,14 @@ def _step(item: Any, index: int, base: Path) -> SeparationStep:
     also = [also] if isinstance(also, str) else also
     for value in (keep, *also):
         if value not in choices:
-            raise ConfigError(f"{where}: {value!r} is not a stem of {config_path.name}; choose from "
+            raise ConfigError(f"{where}: {shown(value)} is not a stem of {config_path.name}; choose from "
                               f"{', '.join(choices)}", "separate")
     for key in ("num_overlap", "batch_size"):
         value = item.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{where}: {key} must be an integer >= 1, got {value!r}", "separate")
+        low, high = LIMITS[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise ConfigError(f"{where}: {key} must be an integer in [{low}, {high}] (chunks held at once), got "
+                              f"{shown(value)}", "separate")
     kept = config.target if keep == "target" else keep
     name = item.get("name") or f"{index + 1}-{kept}"
     try:
@@ -195,8 +198,9 @@ class SeparationPass:
         for step in chain.steps:
             upstream.append(step.settings())
             files = tuple(FileRecord(stem, "wav", "float32", "(samples, channels)") for stem in step.written)
-            settings = json.loads(json.dumps({"steps": upstream, "separator": step.config.settings()}))
-            self.records.append(OutputRecord(step.name, "separated", files, settings))
+            settings = json.loads(json.dumps({"steps": upstream, "separator": step.config.settings(),
+                                              "precision": precision}))
+            self.records.append(OutputRecord(step.name, "separated", files, settings, svcprep_version=__version__))
         self.old_records = [None] * len(chain.steps)
         self.separated = self.skipped = 0  # (track, step) pairs separated by this run / found done
 

@@ -86,6 +86,11 @@ class ApplioRecipe(RvcRecipe):
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
         return {"stems": ctx.sink.naming.stems, "sample_rate": self.sample_rate}
 
+    def layout_settings(self, ctx: RecipeContext) -> dict[str, Any]:
+        """``<sid>_<i>``: the singer's and the take's index in the whole corpus; a clip added or removed renames
+        others' pieces, so the change is refused (``--overwrite`` rebuilds) rather than written and then pruned."""
+        return {"stems": ctx.sink.naming.stems}
+
     @classmethod
     def naming_from_record(cls, data: dict[str, Any]) -> Naming:
         return ApplioNaming(dict(data.get("stems", {})))

@@ -135,8 +135,7 @@ class ForkData(Output):
 
     def record(self) -> OutputRecord:
         settings = {"content": model_settings(self.content, self.checkpoint_sha256), "f0": "dio (the fork's)",
-                    "view": view_settings(self.audio.view), "hop_length": HOP, "n_fft": N_FFT, "n_mels": N_MELS,
-                    "speakers": dict(self.speakers)}
+                    "view": view_settings(self.audio.view), "hop_length": HOP, "n_fft": N_FFT, "n_mels": N_MELS}
         return OutputRecord(self.name, self.kind, self.files, settings, grid=GridRecord(SAMPLE_RATE, HOP),
                             dim=CONTENT_WIDTH)
 
@@ -189,6 +188,12 @@ class SovitsForkRecipe(ContentRecipe):
     @classmethod
     def naming_from_record(cls, data: dict[str, Any]) -> Naming:
         return ForkNaming(NameTable.from_json(data.get("names", {})), "44k")
+
+    def layout_settings(self, ctx: RecipeContext) -> dict[str, Any]:
+        """Each ``.data.pt`` holds its speaker's id (the index among the sorted speakers): a speaker added or removed
+        changes others' ids, so the change is refused (``--overwrite`` rebuilds); a clip added or removed is not."""
+        table: NameTable = ctx.sink.naming.table
+        return {"speaker_ids": {speaker: index for index, speaker in enumerate(table.speakers())}}
 
     def check(self, ctx: RecipeContext) -> None:
         check_backend("dio")

@@ -77,7 +77,19 @@ def name_table(corpus: Corpus, recipe: str) -> NameTable:
             raise ConfigError(f"{recipe}: {clash!r} and {entry.uid!r} would both be {speaker}/{stem}; rename one",
                               "corpus")
         names[entry.uid] = (speaker, stem)
+    _refuse_piece_names(stems, recipe)
     return NameTable(names)
+
+
+def _refuse_piece_names(stems: dict[tuple[str, str], str], recipe: str) -> None:
+    """A source whose name is another source's piece name (``take_00001`` beside a sliced ``take``) would share
+    its files: refused, found before anything runs."""
+    for (speaker, stem), uid in stems.items():
+        base, _, digits = stem.rpartition("_")
+        other = stems.get((speaker, base))
+        if other is not None and len(digits) == PIECE_DIGITS and digits.isdigit():
+            raise ConfigError(f"{recipe}: {uid!r} is named like piece {int(digits)} of {other!r} once it is sliced "
+                              f"({speaker}/{stem}); rename it", "corpus")
 
 
 def ordered(uids: list[str], seed: int) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from svcprep.errors import ConfigError
-from svcprep.fileio import plain_name
+from svcprep.fileio import plain_name, shown
 from svcprep.separation.stems import RESIDUAL
 
 ARCHITECTURES = ("bs_roformer", "mel_band_roformer")
@@ -109,11 +109,45 @@ def _architecture(model: dict[str, Any], path: Path) -> str:
                       f"(BS-RoFormer) nor 'num_bands' (Mel-Band RoFormer)); svcprep runs {', '.join(ARCHITECTURES)}")
 
 
+# Bounds on every size the YAML states, checked before anything is built or recorded: a value such as
+# ``dim: 1e9`` or ``chunk_size: 2**40`` would otherwise build a model or a buffer that exhausts memory. The
+# published RoFormers (dim 128-512, depth 6-12, 8 s-11 s chunks at 44.1 kHz) sit far inside them.
+LIMITS = {
+    "dim": (1, 4096), "depth": (1, 64), "heads": (1, 64), "dim_head": (1, 1024), "num_stems": (1, 16),
+    "time_transformer_depth": (1, 16), "freq_transformer_depth": (1, 16), "mask_estimator_depth": (1, 16),
+    "mlp_expansion_factor": (1, 16), "stft_n_fft": (16, 65536), "stft_hop_length": (1, 65536),
+    "stft_win_length": (16, 65536), "sample_rate": (1000, 768000), "num_channels": (1, 2),
+    "chunk_size": (1, 4_194_304), "num_overlap": (1, 64), "batch_size": (1, 64), "num_bands": (2, 1024),
+}
+MAX_BANDS = 1024
+MAX_PARAMETERS = 2_000_000_000  # as for the extractors' configs (svcprep.extractors.limits)
+
+
 def _int(block: dict[str, Any], key: str, path: Path, default: int | None = None, minimum: int = 1) -> int:
     value = block.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{path}: {key} must be an integer >= {minimum}, got {value!r}")
+    low, high = LIMITS.get(key, (minimum, None))
+    low = max(low, minimum)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ConfigError(f"{path}: {key} must be an integer {bounds}, got {shown(value)}")
     return value
+
+
+def _check_geometry(shape: RoformerShape, chunk_size: int, path: Path) -> None:
+    """The STFT and the chunking fit together: hop <= window <= n_fft <= chunk, and the model is of a buildable
+    size (attention and feed-forward weights of every transformer layer, about)."""
+    if not shape.stft_hop_length <= shape.stft_win_length <= shape.stft_n_fft:
+        raise ConfigError(f"{path}: model.stft_hop_length {shape.stft_hop_length} <= stft_win_length "
+                          f"{shape.stft_win_length} <= stft_n_fft {shape.stft_n_fft} does not hold")
+    if chunk_size < shape.stft_n_fft:
+        raise ConfigError(f"{path}: chunk_size {chunk_size} is shorter than one STFT frame (stft_n_fft "
+                          f"{shape.stft_n_fft})")
+    layers = shape.depth * (shape.time_transformer_depth + shape.freq_transformer_depth)
+    inner = shape.heads * shape.dim_head
+    parameters = layers * (4 * shape.dim * inner + 2 * shape.mlp_expansion_factor * shape.dim ** 2)
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError(f"{path}: the config describes a model of about {parameters:.3g} parameters (more than "
+                          f"{MAX_PARAMETERS:.0e}); the file is damaged or not a separator config")
 
 
 _UNSUPPORTED = {"linear_transformer_depth": 0, "skip_connection": False, "use_pope": False}
@@ -132,8 +166,8 @@ def separator_config(path: Path, architecture: str | None = None) -> SeparatorCo
                           f"{', '.join(ARCHITECTURES)}")
     for key, plain in _UNSUPPORTED.items():
         if model.get(key, plain) != plain:
-            raise ConfigError(f"{path}: model.{key} = {model[key]!r} is not supported (svcprep builds the published "
-                              f"RoFormers, which have {key} = {plain!r})")
+            raise ConfigError(f"{path}: model.{key} = {shown(model[key])} is not supported (svcprep builds the "
+                              f"published RoFormers, which have {key} = {plain!r})")
     shape_values = {}
     defaults = {"stereo": False, "num_stems": 1, "time_transformer_depth": 2, "freq_transformer_depth": 2,
                 "dim_head": 64, "heads": 8, "stft_n_fft": 2048, "stft_hop_length": 512, "stft_win_length": 2048,
@@ -143,7 +177,7 @@ def separator_config(path: Path, architecture: str | None = None) -> SeparatorCo
         value = model.get(field.name, defaults.get(field.name))
         if field.type in ("bool", bool):
             if not isinstance(value, bool):
-                raise ConfigError(f"{path}: model.{field.name} must be true or false, got {value!r}")
+                raise ConfigError(f"{path}: model.{field.name} must be true or false, got {shown(value)}")
         else:
             value = _int(model, field.name, path, defaults.get(field.name))
         shape_values[field.name] = value
@@ -155,6 +189,7 @@ def separator_config(path: Path, architecture: str | None = None) -> SeparatorCo
                           f"{'stereo' if shape.stereo else 'mono'}")
     chunk_size = _int(inference, "chunk_size", path, audio.get("chunk_size"))
     num_overlap = _int(inference, "num_overlap", path, 4)
+    _check_geometry(shape, chunk_size, path)
     if chunk_size // num_overlap < 1:
         raise ConfigError(f"{path}: num_overlap {num_overlap} leaves no step in a chunk of {chunk_size} samples")
     target = training.get("target_instrument")
@@ -177,8 +212,9 @@ def separator_config(path: Path, architecture: str | None = None) -> SeparatorCo
     extra: dict[str, Any] = {}
     if architecture == "bs_roformer":
         bands = model["freqs_per_bands"]
-        if not isinstance(bands, list | tuple) or not all(isinstance(b, int) and b > 0 for b in bands):
-            raise ConfigError(f"{path}: model.freqs_per_bands must be a list of positive integers")
+        if not isinstance(bands, list | tuple) or not 0 < len(bands) <= MAX_BANDS or not all(
+                isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bands):
+            raise ConfigError(f"{path}: model.freqs_per_bands must be 1..{MAX_BANDS} positive integers")
         if sum(bands) != shape.num_bins:
             raise ConfigError(f"{path}: model.freqs_per_bands add up to {sum(bands)} bins; an n_fft of "
                               f"{shape.stft_n_fft} has {shape.num_bins}")

@@ -14,9 +14,10 @@ import torch
 
 from svcprep.errors import AudioLoadError, ConfigError
 from svcprep.extractors.base import resolve_device
+from svcprep.fileio import shown
 from svcprep.separation.chunking import Chunk, ChunkRule, TrackDemix
 from svcprep.separation.loading import load_network
-from svcprep.separation.msst_config import SeparatorConfig, separator_config
+from svcprep.separation.msst_config import LIMITS, SeparatorConfig, separator_config
 from svcprep.separation.roformer import Roformer
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
 
@@ -206,8 +207,9 @@ def load_separator(checkpoint: str | Path, config: str | Path | None = None, dev
         raise ConfigError(f"{config_path}: no separator config; give the YAML published with {checkpoint.name}",
                           "config")
     for name, value in (("num_overlap", num_overlap), ("batch_size", batch_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"must be an integer >= 1, got {value!r}", name)
+        low, high = LIMITS[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise ConfigError(f"must be an integer in [{low}, {high}], got {shown(value)}", name)
     parsed = separator_config(config_path, architecture)
     network = load_network(checkpoint, parsed, config_path)
     return Separator(network, parsed, resolve_device(device), num_overlap, batch_size, precision,

@@ -125,6 +125,11 @@ class Bookkeeping:
                 return None
             raise
         if old is not None and old.differences(record) and not overwrite:
+            moved = layout_change(old.to_dict(), record.to_dict())
+            if moved:
+                raise OutputConflictError(f"{self.root}: the corpus changed since this tree was written ({moved}), "
+                                          "and the trainer's names or speaker ids depend on the whole corpus: files "
+                                          "already written would move; rerun with --overwrite to rebuild the tree")
             details = "; ".join(changes(old.to_dict(), record.to_dict())[:4])
             raise OutputConflictError(f"{self.root / record.output} holds outputs made with other settings "
                                       f"({details}); use another --out, or --overwrite to redo them")
@@ -266,6 +271,34 @@ class FailureLog:
                 self.path.unlink()
                 return
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in kept))
+
+
+def layout_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """What changed in a record's layout of the whole corpus (``settings.layout``: the names or ids a recipe gives
+    from the whole corpus), when nothing else changed; ``None`` otherwise."""
+    old_settings, new_settings = dict(old.get("settings") or {}), dict(new.get("settings") or {})
+    old_layout, new_layout = old_settings.pop("layout", None), new_settings.pop("layout", None)
+    rest_old = {**old, "settings": old_settings, "svcprep_version": None}
+    rest_new = {**new, "settings": new_settings, "svcprep_version": None}
+    if old_layout == new_layout or rest_old != rest_new or not isinstance(old_layout, dict) \
+            or not isinstance(new_layout, dict):
+        return None
+    parts = []
+    for key in sorted(set(old_layout) | set(new_layout)):
+        before, after = old_layout.get(key), new_layout.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+            renamed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+            for label, items in (("added", added), ("removed", removed), ("renumbered", renamed)):
+                if items:
+                    shown = ", ".join(repr(i) for i in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3
+                                                                     else "")
+                    parts.append(f"{key}: {label} {shown}")
+        else:
+            parts.append(f"{key} changed")
+    return "; ".join(parts) or None
 
 
 def changes(old: Any, new: Any, where: str = "") -> list[str]:

@@ -94,9 +94,13 @@ class FileSink(Sink):
     def prune(self, file: FileRecord, keep: Callable[[EntryId], bool], listed_by: Naming | None = None) -> int:
         suffix, removed = CODECS[file.codec].suffix, 0
         for relative, uid in list(self._listed(file, listed_by)):
-            if not keep(uid) or self.naming.relative_path(file.name, uid, suffix) != relative:
-                (self.root / relative).unlink(missing_ok=True)
-                removed += 1
+            if keep(uid) and self.naming.relative_path(file.name, uid, suffix) == relative:
+                continue
+            owner = self.naming.uid_of(file.name, relative, suffix) if listed_by is not None else None
+            if owner is not None and keep(owner) and self.naming.relative_path(file.name, owner, suffix) == relative:
+                continue  # the name an entry had under the old naming is a current entry's file now
+            (self.root / relative).unlink(missing_ok=True)
+            removed += 1
         return removed
 
     def describe(self, file: FileRecord, uid: EntryId) -> str:
