@@ -20,7 +20,7 @@ import numpy as np
 
 from svcprep.corpus.records import StageRecords
 from svcprep.corpus.separation import SEPARATED_DIR, check_separated, is_separated_root
-from svcprep.errors import StorageError
+from svcprep.errors import StorageError, SvcprepError
 from svcprep.ids import EntryId
 from svcprep.outputs.base import Output
 from svcprep.outputs.records import OutputRecord, RecordError
@@ -122,6 +122,12 @@ def verify_root(out: Path, check_hashes: bool = True) -> list[OutputCheck]:
                 dataset.ok += 1
         for where, what in recipe.verify_tree(tree, records, data):
             dataset.problem(where, what)
+        stray = tree.sink.unowned([f for record in records.values() for f in record.files])
+        for where in stray[:MAX_LISTED]:
+            dataset.problem(where, "a file no entry owns (named like none of the tree's files; stale, or added by "
+                                   "hand): remove it")
+        if len(stray) > MAX_LISTED:
+            dataset.problem("*", f"{len(stray) - MAX_LISTED} more file(s) no entry owns")
         if bookkeeping.problems:
             checks.insert(0, bookkeeping)
         if dataset.files or dataset.problems:
@@ -199,8 +205,8 @@ class _Verifier:
                 return f"{file.name} changed since it was written (sha256 differs)"
             try:
                 value = self.sink.read(file, uid)
-            except (OSError, ValueError, EOFError, StorageError) as exc:
-                return f"{file.name} unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+            except (OSError, ValueError, EOFError, SvcprepError) as exc:  # a damaged .pt is a CheckpointError
+                return f"{file.name} unreadable ({type(exc).__name__}: {str(exc)[:160]})"
             array = getattr(value, "samples", value)
             if file.codec in ("npy", "torch") and str(array.dtype) != file.dtype:
                 return f"{file.name}: dtype {array.dtype}, the record says {file.dtype}"

@@ -97,13 +97,35 @@ def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int, length
 
 
 def to_channels(audio: Audio, channels: int) -> np.ndarray:
-    """Mono ``(N,)`` by averaging channels, or ``(N, channels)`` (mono duplicated, extra channels dropped)."""
+    """Mono ``(N,)`` by averaging channels, or ``(N, channels)`` (mono duplicated; surround to stereo by
+    :func:`surround_to_stereo`, other extra channels dropped)."""
     x = audio.samples
     if channels == 1:  # a mono file's own samples, not a copy (nothing downstream writes into audio in place)
         return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else np.ascontiguousarray(x[:, 0])
     if x.shape[1] == 1:
         return np.repeat(x, channels, axis=1)
+    if channels == 2 and x.shape[1] > 2:
+        return surround_to_stereo(x)
     return np.ascontiguousarray(x[:, :channels])
+
+
+# ITU-R BS.775 downmix to stereo of WAV's channel orders (L, R, C, LFE, Ls, Rs, ...): the centre, where a mix puts
+# its voice, and the surrounds at -3 dB into each side, the LFE left out; each row scaled to sum 1 (no overshoot).
+_C, _S = np.sqrt(0.5), np.sqrt(0.5)
+_DOWNMIX = {
+    3: ((1, 0, _C), (0, 1, _C)),  # L R C
+    4: ((1, 0, _S, 0), (0, 1, 0, _S)),  # L R Ls Rs
+    5: ((1, 0, _C, _S, 0), (0, 1, _C, 0, _S)),  # L R C Ls Rs
+    6: ((1, 0, _C, 0, _S, 0), (0, 1, _C, 0, 0, _S)),  # 5.1
+    8: ((1, 0, _C, 0, _S, 0, _S, 0), (0, 1, _C, 0, 0, _S, 0, _S)),  # 7.1
+}
+
+
+def surround_to_stereo(x: np.ndarray) -> np.ndarray:
+    """``(N, C)`` with C > 2 → ``(N, 2)`` by BS.775's downmix (other channel counts: every channel into both)."""
+    matrix = np.asarray(_DOWNMIX.get(x.shape[1], (np.ones(x.shape[1]), np.ones(x.shape[1]))), dtype=np.float64)
+    matrix = (matrix / matrix.sum(axis=1, keepdims=True)).astype(np.float32)
+    return np.ascontiguousarray(x @ matrix.T, dtype=np.float32)
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int, length_rule: str = "soxr") -> np.ndarray:

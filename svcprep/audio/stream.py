@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svcprep.audio.io import MAX_ABS_SAMPLE, check_regular_file, resampled_num_samples
+from svcprep.audio.io import MAX_ABS_SAMPLE, check_regular_file, resampled_num_samples, surround_to_stereo
 from svcprep.errors import AudioLoadError
 
 BLOCK_SECONDS = 10.0
@@ -34,13 +34,15 @@ def streamed_num_samples(path: Path, sample_rate: int) -> int:
 
 
 def _with_channels(block: np.ndarray, channels: int) -> np.ndarray:
-    """``(n, file channels)`` → ``(n, channels)``: mono duplicated, extra channels averaged into mono or cut."""
+    """``(n, file channels)`` → ``(n, channels)`` as :func:`~svcprep.audio.io.to_channels` gives it."""
     if block.shape[1] == channels:
         return block
     if channels == 1:
         return block.mean(axis=1, keepdims=True, dtype=np.float32)
     if block.shape[1] == 1:
         return np.repeat(block, channels, axis=1)
+    if channels == 2 and block.shape[1] > 2:
+        return surround_to_stereo(block)
     return block[:, :channels]
 
 

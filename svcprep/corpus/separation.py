@@ -241,7 +241,9 @@ class SeparationPass:
         return [replace(entry, path=current[entry.uid]) for entry in entries if entry.uid in current]
 
     def prune(self, sources: set[str]) -> int:
-        """Remove the stems of tracks the corpus no longer has (call it only with the whole corpus's uids)."""
+        """Remove the stems of tracks the corpus no longer has (call it only with the whole corpus's uids), and
+        record the corpus: their done entries are then no longer the stems' (``verify`` reads the corpus)."""
+        self.bookkeeping.write_corpus(sorted(sources))
         removed = 0
         for step in self.chain.steps:
             for stem in step.written:
@@ -368,6 +370,19 @@ class StemCheck:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+def stem_files(root: Path) -> list[tuple[str, str, str, Path]]:
+    """``(step, stem, uid, path)`` of every stem a step's done-lists name for a track of the current corpus."""
+    bookkeeping = Bookkeeping(root)
+    corpus = bookkeeping.read_corpus()
+    found = []
+    for name in bookkeeping.recorded_outputs():
+        record = bookkeeping.read_record(name)
+        for uid in sorted(bookkeeping.done_list(record, "read").load()):
+            if corpus is None or uid in corpus:
+                found += [(name, file.name, uid, root / name / file.name / f"{uid}.wav") for file in record.files]
+    return found
+
+
 def check_separated(root: Path, check_hashes: bool = True) -> list[StemCheck]:
     """Every stem each step's done-lists name: there, a float WAV at the separator's rate, its bytes as written."""
     import soundfile as sf
@@ -378,7 +393,10 @@ def check_separated(root: Path, check_hashes: bool = True) -> list[StemCheck]:
         record = bookkeeping.read_record(name)
         check = StemCheck(name)
         rate = record.settings.get("separator", {}).get("sample_rate")
+        corpus = bookkeeping.read_corpus()  # None: written before the corpus was recorded
         for uid, entry in sorted(bookkeeping.done_list(record, "read").load().items()):
+            if corpus is not None and uid not in corpus:
+                continue  # a track gone from the corpus: its stems were removed with it
             for file in record.files:
                 check.files += 1
                 path = root / name / file.name / f"{uid}.wav"

@@ -4,6 +4,7 @@ and the trainers' own limits on clip length and F0."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,16 @@ TRAINERS = {
 }
 
 
+# What each threshold can mean: shares in [0, 1], levels in dBFS at most 0, seconds up to a day, F0 in the audible
+# range, SNR in [0, 200] dB.
+THRESHOLD_RANGES = {
+    "clip_level": (1e-6, 1.0), "max_clipped_fraction": (0.0, 1.0), "min_snr_db": (0.0, 200.0),
+    "min_bandwidth_fraction": (0.0, 1.0), "max_dc_offset": (0.0, 1.0), "silence_dbfs": (-200.0, 0.0),
+    "max_silence_fraction": (0.0, 1.0), "min_seconds": (0.0, 86400.0), "max_seconds": (0.0, 86400.0),
+    "f0_min_hz": (1.0, 20000.0), "f0_max_hz": (1.0, 20000.0),
+}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Defaults of every flag's threshold (``--set name=value``)."""
@@ -65,15 +76,24 @@ class Thresholds:
 
     @classmethod
     def from_assignments(cls, values: dict[str, str]) -> Thresholds:
+        """Thresholds from ``--set`` text, each a finite number in its range (a NaN would flag nothing and fail the
+        page after every file was measured): refused here, before any audio is read."""
         names = {f.name for f in dataclasses.fields(cls)}
         parsed: dict[str, Any] = {}
         for name, text in values.items():
             if name not in names:
                 raise ConfigError(f"unknown threshold {name!r}; known: {', '.join(sorted(names))}", "set")
             try:
-                parsed[name] = float(text)
+                value = float(text)
             except ValueError:
-                raise ConfigError(f"{name}={text!r}: expected a number", "set") from None
+                raise ConfigError(f"{name}={text[:40]!r}: expected a number", "set") from None
+            low, high = THRESHOLD_RANGES[name]
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ConfigError(f"{name}={text[:40]!r}: expected a number in [{low:g}, {high:g}]", "set")
+            parsed[name] = value
+        for low, high in (("min_seconds", "max_seconds"), ("f0_min_hz", "f0_max_hz")):
+            if low in parsed and high in parsed and parsed[low] >= parsed[high]:
+                raise ConfigError(f"{low}={parsed[low]:g} must be below {high}={parsed[high]:g}", "set")
         return cls(**parsed)
 
     def with_trainer(self, limits: TrainerLimits) -> Thresholds:

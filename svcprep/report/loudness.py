@@ -14,6 +14,19 @@ import numpy as np
 BLOCK_SECONDS = 0.4  # the standard's gating block
 OVERLAP = 0.75
 CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
+# Files with an LFE channel, in WAV's channel order: 5.1 (L, R, C, LFE, Ls, Rs) and 7.1 (L, R, C, LFE, Ls, Rs, Lss,
+# Rss). BS.1770-4 leaves the LFE out (weight 0) and weights surrounds 1.41.
+LAYOUT_GAINS = {6: (1.0, 1.0, 1.0, 0.0, 1.41, 1.41), 8: (1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41)}
+
+
+def channel_gains(channels: int) -> tuple[float, ...]:
+    """BS.1770-4's weight per channel of a file with ``channels`` channels (``ValueError`` for a layout it does not
+    define)."""
+    if channels in LAYOUT_GAINS:
+        return LAYOUT_GAINS[channels]
+    if channels > len(CHANNEL_GAINS):
+        raise ValueError(f"loudness is defined for 1-5, 6 (5.1) and 8 (7.1) channels, got {channels}")
+    return CHANNEL_GAINS[:channels]
 ABSOLUTE_GATE_LUFS = -70.0
 
 
@@ -25,8 +38,7 @@ class StreamingLoudness:
         import pyloudnorm
         import scipy.signal
 
-        if channels > len(CHANNEL_GAINS):
-            raise ValueError(f"loudness is defined for at most {len(CHANNEL_GAINS)} channels, got {channels}")
+        self.gains = np.array(channel_gains(channels))[:, None]
         self._lfilter = scipy.signal.lfilter
         self.sample_rate, self.channels = sample_rate, channels
         # The K-weighting stages as the library builds them (shelf, then high-pass), each with its passband gain.
@@ -76,7 +88,7 @@ class StreamingLoudness:
         num_blocks = int(np.round((seconds - BLOCK_SECONDS) / (BLOCK_SECONDS * step))) + 1
         self._take_blocks(final=True, num_blocks=num_blocks)
         z = np.stack(self._block_sums[:num_blocks], axis=1) * (1.0 / (BLOCK_SECONDS * self.sample_rate))
-        gains = np.array(CHANNEL_GAINS[: self.channels])[:, None]
+        gains = self.gains
         with np.errstate(divide="ignore"):
             block_lufs = -0.691 + 10.0 * np.log10(np.sum(gains * z, axis=0))
         above_absolute = block_lufs >= ABSOLUTE_GATE_LUFS

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -81,8 +82,24 @@ def _measure_alone(path: Path, settings: PassSettings) -> tuple[ClipMeasures | N
         return None, "the process reading it died (out of memory, or killed)"
 
 
+def _available_cpus() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def _default_workers() -> int:
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
+    return min(_available_cpus(), 8)
+
+
+def check_writable(out: Path) -> None:
+    """``out`` (or the dir it will be made in) takes a file: found before any audio is measured, not after."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {existing} ({exc.strerror or exc}); choose another --out", "out") from exc
 
 
 def measure_all(clips: list[ReportClip], settings: PassSettings, workers: int,
@@ -160,13 +177,14 @@ def write_report(path: Path, out: Path, *, thresholds: Thresholds, trainer: str 
         require_dnsmos()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} exists and is not a dir", "out")
+    check_writable(out)
+    workers = _default_workers() if workers is None else min(workers, _available_cpus())
     thresholds = thresholds.with_trainer(limits)
     settings = PassSettings(thresholds.clip_level, thresholds.silence_dbfs, with_pitch, with_dnsmos)
     clips = list(source.clips)
     progress = Progress(_total_seconds(clips))
     try:
-        results, failures = measure_all(clips, settings, _default_workers() if workers is None else workers,
-                                        progress)
+        results, failures = measure_all(clips, settings, workers, progress)
     finally:
         progress.close()
     failures = [{"uid": p, "path": p, "stage": "scan", "reason": r} for p, r in source.rejected] + failures

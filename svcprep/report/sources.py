@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svcprep.corpus.scan import load_corpus
+from svcprep.corpus.separation import is_separated_root, stem_files
 from svcprep.errors import ConfigError
 from svcprep.verify import open_recipe_tree, recipe_roots
 
@@ -20,7 +21,8 @@ class ReportClip:
 
 @dataclass(frozen=True)
 class ReportSource:
-    """``kind``: ``corpus`` or ``tree``; ``trainer``: the recipe whose tree it is (``None`` for a corpus);
+    """``kind``: ``corpus``, ``tree`` or ``stems`` (a separation's output); ``trainer``: the recipe whose tree it
+    is (``None`` otherwise);
     ``rejected``: (path, reason) of files found but unusable."""
 
     kind: str
@@ -65,6 +67,10 @@ def open_source(path: Path) -> ReportSource:
     dir holding several)."""
     if not path.exists():
         raise ConfigError(f"{path} does not exist", "path")
+    if path.is_dir() and is_separated_root(path):  # `svcprep separate --out`, or a run's separated/ dir
+        clips = tuple(ReportClip(f"{step}/{stem}/{uid}", stem_path, uid.split("/", 1)[0] if "/" in uid else step)
+                      for step, stem, uid, stem_path in stem_files(path))
+        return ReportSource("stems", path, clips)
     roots = recipe_roots(path) if path.is_dir() else []
     if roots:
         trainers, clips = set(), []

@@ -6,7 +6,10 @@ Reading never runs code: object ``.npy`` payloads and ``.pt`` files go through s
 
 from __future__ import annotations
 
+import errno
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -168,15 +171,28 @@ class WavCodec(Codec):
     def decode(self, path: Path) -> Wav:
         import soundfile as sf
 
-        samples, rate = sf.read(str(path), dtype="int16" if self.subtype == "PCM_16" else "float32")
+        with _readable_wav(path):
+            samples, rate = sf.read(str(path), dtype="int16" if self.subtype == "PCM_16" else "float32")
         return Wav(samples, rate)
 
     def header(self, path: Path) -> tuple[tuple[int, ...], str]:
         import soundfile as sf
 
-        info = sf.info(str(path))
+        with _readable_wav(path):
+            info = sf.info(str(path))
         shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
         return shape, info.subtype
+
+
+@contextmanager
+def _readable_wav(path: Path) -> Iterator[None]:
+    """libsndfile's errors (a ``RuntimeError``) as what they mean: a missing file, or one that is not a WAV."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not Path(path).exists():
+            raise FileNotFoundError(errno.ENOENT, "missing", str(path)) from None
+        raise StorageError(f"{path}: not a readable WAV ({str(exc)[:120]})") from None
 
 
 class TorchDictCodec(Codec):

@@ -91,6 +91,18 @@ class FileSink(Sink):
         return sorted(str(relative) for relative, uid in self._listed(file)
                       if self.naming.relative_path(file.name, uid, suffix) != relative)
 
+    def unowned(self, files: list[FileRecord]) -> list[str]:
+        candidates: set[PurePosixPath] = set()
+        recognised: set[PurePosixPath] = set()
+        for file in files:
+            suffix = CODECS[file.codec].suffix
+            for base in self.naming.listing_dirs(file.name):
+                if (self.root / base).is_dir():
+                    candidates |= {PurePosixPath(p.relative_to(self.root).as_posix())
+                                   for p in (self.root / base).rglob(f"*{suffix}") if p.is_file()}
+            recognised |= {relative for relative, _ in self._listed(file)}
+        return sorted(str(p) for p in candidates - recognised)
+
     def prune(self, file: FileRecord, keep: Callable[[EntryId], bool], listed_by: Naming | None = None) -> int:
         suffix, removed = CODECS[file.codec].suffix, 0
         for relative, uid in list(self._listed(file, listed_by)):

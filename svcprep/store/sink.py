@@ -77,6 +77,11 @@ class Sink(ABC):
         """Files of this kind the naming recognises at a place it would not put them (a layout that changed)."""
         return []
 
+    def unowned(self, files: list[FileRecord]) -> list[str]:
+        """Files in the places these kinds of file live, with their suffixes, that the naming recognises as none of
+        them (a stray piece, a file added by hand); a sink that cannot list its files finds none."""
+        return []
+
     def prune(self, file: FileRecord, keep: Callable[[EntryId], bool], listed_by: Naming | None = None) -> int:
         """Remove the files of this kind of every entry ``keep`` refuses, and those not where the sink's naming puts
         them, among the files ``listed_by`` (an earlier naming of the tree; default: the sink's) recognises;
