@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,9 @@ import numpy as np
 from svcprep import __version__
 from svcprep.audio.stream import read_blocks, streamed_num_samples
 from svcprep.corpus.scan import CorpusEntry
-from svcprep.errors import ConfigError, SvcprepError
+from svcprep.errors import ConfigError, StorageError, SvcprepError
 from svcprep.extractors.hub import cached_fingerprint
-from svcprep.fileio import FILE_MODE, file_sha256, plain_name, shown
+from svcprep.fileio import FILE_MODE, file_sha256, plain_name, remove_stale_temp_files, shown
 from svcprep.outputs.records import DoneEntry, FileRecord, OutputRecord, RecordError
 from svcprep.separation.msst_config import LIMITS, SeparatorConfig, separator_config
 from svcprep.separation.stems import RESIDUAL, TRACK_ERRORS, Normalization
@@ -209,6 +211,24 @@ class SeparationPass:
         loads or any file is written."""
         self.old_records = [self.bookkeeping.check_output(r, overwrite=self.overwrite) for r in self.records]
 
+    def prepare(self) -> None:
+        """Before the first stem: temp files a killed run left (old ones only: other shards may be writing) are
+        removed; with ``overwrite``, so is every recorded step and stem this chain no longer writes (a changed
+        ``keep:`` or ``also:``, a step taken out), so the dir is what a fresh run writes."""
+        remove_stale_temp_files(self.bookkeeping.temp_dir)
+        if not self.overwrite:
+            return
+        written = {step.name: set(step.written) for step in self.chain.steps}
+        for name in self.bookkeeping.recorded_outputs():
+            if name not in written:
+                shutil.rmtree(self.root / name, ignore_errors=True)
+                shutil.rmtree(self.bookkeeping.dir / name, ignore_errors=True)
+                continue
+            step_dir = self.root / name
+            for stem_dir in sorted(step_dir.iterdir()) if step_dir.is_dir() else ():
+                if stem_dir.is_dir() and stem_dir.name not in written[name]:
+                    shutil.rmtree(stem_dir)
+
     def stem_path(self, step: SeparationStep, stem: str, uid: str) -> Path:
         return self.root / step.name / stem / f"{uid}.wav"
 
@@ -217,6 +237,7 @@ class SeparationPass:
             ) -> list[CorpusEntry]:
         """The entries with their audio replaced by the last step's kept stem; an entry that fails a step is
         reported through ``fail(uid, path, stage, reason)`` and left out."""
+        self.prepare()
         current = {entry.uid: entry.path for entry in entries}
         originals = dict(current)
         for index, step in enumerate(self.chain.steps):
@@ -283,14 +304,17 @@ class SeparationPass:
         def sink_of(uid: str) -> Callable[[np.ndarray], None]:
             track = state[uid]
             paths = {stem: self.stem_path(step, stem, uid) for stem in step.written}
-            track.files = _StemFiles(paths, self.bookkeeping.temp_dir, separator.sample_rate, separator.channels)
+            with _storing(self.root):
+                track.files = _StemFiles(paths, self.bookkeeping.temp_dir, separator.sample_rate,
+                                         separator.channels)
 
             def write(out: np.ndarray) -> None:
                 stems = {name: out[i] for i, name in enumerate(separator.stems)}
                 if residual_wanted:
                     stems[RESIDUAL] = _take(track.mix, out.shape[-1]) - stems[separator.target]
-                for stem in step.written:
-                    track.files.write(stem, stems[stem])
+                with _storing(self.root):
+                    for stem in step.written:
+                        track.files.write(stem, stems[stem])
                 if progress is not None:
                     progress(out.shape[-1] / separator.sample_rate)
 
@@ -298,8 +322,9 @@ class SeparationPass:
 
         def on_done(uid: str) -> None:
             track = state.pop(uid)
-            digests = track.files.commit()
-            done_list.append(DoneEntry(uid, digests, stamps.get(uid)))
+            with _storing(self.root):
+                digests = track.files.commit()
+                done_list.append(DoneEntry(uid, digests, stamps.get(uid)))
             self.separated += 1
 
         def on_error(uid: str, exc: Exception) -> None:
@@ -332,6 +357,16 @@ class SeparationPass:
             count, total, squares = count + mono.size, total + mono.sum(), squares + np.square(mono).sum()
         mean = total / count
         return Normalization.from_moments(float(mean), float(np.sqrt(max(squares / count - mean * mean, 0.0))))
+
+
+@contextmanager
+def _storing(root: Path) -> Iterator[None]:
+    """A stem that cannot be written (a full or read-only disk) stops the run in one line; finished stems stay."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"cannot write stems under {root} ({exc.strerror or exc}); stems finished before it are "
+                           "kept: free space there and rerun to resume") from exc
 
 
 def _take(blocks: deque, count: int) -> np.ndarray:

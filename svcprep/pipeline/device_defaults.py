@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from svcprep.errors import ConfigError
+
 PROBE_SECONDS = 30.0  # one full Whisper window; chunked models reach their chunk size
 MEMORY_SHARE = 0.5  # of the free memory after the models are loaded: room for fragmentation and long files
 MIN_GPU_BATCH_SECONDS, MAX_GPU_BATCH_SECONDS = 10.0, 1200.0
@@ -52,3 +54,15 @@ def gpu_batch_seconds(extractors: Sequence, device) -> float:
     if per_second <= 0:
         return MAX_GPU_BATCH_SECONDS
     return float(min(MAX_GPU_BATCH_SECONDS, max(MIN_GPU_BATCH_SECONDS, MEMORY_SHARE * free / per_second)))
+
+
+def check_device(device: str) -> None:
+    """A CUDA device that torch cannot use is a usage error (one line, exit 2), before any model loads."""
+    if device.startswith("cuda"):
+        import torch  # lazy: torch only when a GPU is asked for
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{device!r} requested but torch sees no usable CUDA GPU; use --device cpu", "device")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"{device!r}: only {torch.cuda.device_count()} GPU(s) visible", "device")

@@ -66,17 +66,6 @@ class _Planned:
     depends_on: tuple[str, ...] = ()  # keys of outputs of this run whose files fix this one's rows
 
 
-def check_device(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"{device!r} requested but torch sees no usable CUDA GPU; use --device cpu", "device")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"{device!r}: only {torch.cuda.device_count()} GPU(s) visible", "device")
-
-
 def _check_writable(tree: OutputTree) -> None:
     try:
         tree.sink.prepare()
@@ -289,7 +278,7 @@ class Pipeline:
     def _run(self) -> RunSummary:
         started = time.monotonic()
         c = self.config
-        check_device(c.device)
+        device_defaults.check_device(c.device)
         planned = self._plan_outputs()
         self.previous_namings = self._previous_namings()
         self.synthetic = [(index, made) for index, (recipe, ctx) in enumerate(zip(c.recipes, self.contexts,

@@ -9,7 +9,8 @@ from pathlib import Path
 from svcprep.audio.io import probe_seconds
 from svcprep.corpus.scan import load_corpus, shard_of, source_stamp
 from svcprep.corpus.separation import SeparationChain, SeparationPass
-from svcprep.errors import SvcprepError
+from svcprep.errors import ConfigError, SvcprepError
+from svcprep.pipeline.device_defaults import check_device
 from svcprep.pipeline.progress import Progress
 from svcprep.pipeline.summary import RunSummary
 from svcprep.store.bookkeeping import Bookkeeping
@@ -25,6 +26,9 @@ def _seconds(path: Path) -> float:
 def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str = "auto",
                    precision: str = "float32", shard: tuple[int, int] = (0, 1), overwrite: bool = False) -> RunSummary:
     started = time.monotonic()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a dir; choose another --out", "out")
+    check_device(device)
     scanned = load_corpus(corpus, outside=(out,))
     k, n = shard
     separation = SeparationPass(chain, out, f"shard-{k}-of-{n}", device, overwrite, precision)
