@@ -14,10 +14,11 @@ from svcprep.audio.presets import load_preset
 from svcprep.cli.common import reports_errors
 from svcprep.errors import ConfigError
 from svcprep.extractors.registry import get_entry
-from svcprep.pipeline.config import RunConfig, read_run_config, run_config_from_files
+from svcprep.pipeline.config import RUN_KEYS, RunConfig, read_run_config, run_config_from_files
 from svcprep.pipeline.ray_backend import RayOptions
 from svcprep.pipeline.runner import run_pipeline
 from svcprep.pipeline.workers import exit_with_parent
+from svcprep.recipes import RECIPES, builtin_configs
 from svcprep.recipes.amphion import AmphionRecipe
 from svcprep.recipes.settings import ExtractorConfig
 
@@ -252,9 +253,9 @@ def extract(
 
 @reports_errors
 def run(
-    configs: list[str] = typer.Option(..., "--config", "-c", help="Run config YAML, or a built-in name "
-                                      "(amphion-svc, so-vits-svc, so-vits-svc-fork, ddsp-svc, rvc, applio). Repeat to "
-                                      "write several projects' trees in one pass (each under OUT/<config name>/)."),
+    configs: list[str] = typer.Option(..., "--config", "-c", help=f"Run config YAML, or a built-in name "
+                                      f"({', '.join(builtin_configs())}). Repeat to write several projects' trees "
+                                      "in one pass (each under OUT/<config name>/)."),
     corpus: Path = typer.Option(None, "--corpus", help="Overrides the config's corpus."),
     out: Path = typer.Option(None, "--out", "-o", help="Overrides the config's out."),
     models: list[str] = typer.Option([], "--model", help="NAME=PATH_OR_HUB_ID: an extractor's model, or a pitch "
@@ -273,9 +274,8 @@ def run(
     gpus_per_worker: float = GPUS_PER_WORKER_OPT,
 ) -> None:
     """Everything a project's training reads, in one pass over the corpus: each config names a recipe
-    (`recipe:` amphion, so-vits-svc, ddsp-svc or rvc) and its settings; several configs share one decode of
-    each file and one forward pass per model. Run keys (corpus, out, device, dtype, batch_seconds, num_workers,
-    slice) may sit in any config; the command line overrides them.
+    (`recipe:` {recipes}) and its settings; several configs share one decode of each file and one forward pass
+    per model. Run keys ({run_keys}) may sit in any config; the command line overrides them.
 
     Exit code: 0 all done, 1 some failed, 2 usage/config error (found before any model loads)."""
 
@@ -292,3 +292,6 @@ def run(
             raise
         raise ConfigError(f"run config {', '.join(configs)}: {exc}") from None
     execute(pipeline_config, devices)
+
+
+run.__doc__ = run.__doc__.replace("{recipes}", ", ".join(RECIPES)).replace("{run_keys}", ", ".join(RUN_KEYS))

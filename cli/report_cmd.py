@@ -8,6 +8,7 @@ import typer
 
 from svcprep.cli.common import reports_errors
 from svcprep.cli.pipeline_cmds import CORPUS_HELP, parse_assignments
+from svcprep.recipes import RECIPES
 
 
 @reports_errors
@@ -18,8 +19,8 @@ def report(
                                 "(clipped, noisy, band_limited, dc_offset, too_short, too_long, mostly_silent, "
                                 "pitch_out_of_range, duplicate), for data-prep jobs in CI."),
     trainer: str = typer.Option(None, "--trainer", help="Whose clip-length and F0 limits flag too_short, too_long "
-                                "and pitch_out_of_range: any (default for a corpus), so-vits-svc, so-vits-svc-fork, "
-                                "rvc, applio, amphion, ddsp-svc (default for a tree: its own)."),
+                                f"and pitch_out_of_range: any (default for a corpus), "
+                                f"{', '.join(r for r in RECIPES if r != 'pieces')} (default for a tree: its own)."),
     thresholds: list[str] = typer.Option([], "--set", help="NAME=VALUE: a flag threshold, e.g. min_snr_db=25 or "
                                          "max_seconds=12 (names and defaults: docs/report.md)."),
     pitch: bool = typer.Option(True, "--pitch/--no-pitch", help="Track F0 (40-2000 Hz, Praat) for the sung range; "

@@ -90,3 +90,33 @@ def test_align_subprocess_all_good_exits_0(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "done 2" in proc.stdout
+
+
+def test_help_lists_every_recipe():
+    from svcprep.recipes import RECIPES, builtin_configs
+
+    run_help = " ".join(CliRunner().invoke(app, ["run", "--help"], terminal_width=400).output.split())
+    report_help = " ".join(CliRunner().invoke(app, ["report", "--help"], terminal_width=400).output.split())
+    assert len(RECIPES) >= 7 and len(builtin_configs()) >= 6
+    for name in RECIPES:
+        assert name in run_help, name
+        assert name == "pieces" or name in report_help, name
+    for name in builtin_configs():
+        assert name in run_help, name
+
+
+def test_a_run_needing_fcpe_without_its_weights_names_the_one_command(tmp_path, monkeypatch, content_model):
+    import numpy as np
+    import soundfile as sf
+
+    import svcprep.pitch.fcpe
+
+    monkeypatch.setattr(svcprep.pitch.fcpe, "bundled_checkpoint", lambda: None)  # a wheel install without torchfcpe
+    (tmp_path / "takes").mkdir()
+    sf.write(tmp_path / "takes" / "t.wav", np.zeros(44100, np.float32), 44100)
+    result = CliRunner().invoke(app, ["run", "-c", "rvc", "--corpus", str(tmp_path / "takes"), "--out",
+                                      str(tmp_path / "out"), "--model", f"contentvec={content_model}", "--set",
+                                      "contentvec.layer=2", "--device", "cpu"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "pip install --no-deps torchfcpe==0.0.4" in result.output
+    assert not (tmp_path / "out").exists()

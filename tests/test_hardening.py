@@ -397,7 +397,8 @@ def test_a_killed_decode_worker_costs_no_file(tmp_path):
         time.sleep(0.02)
     stdout, stderr = proc.communicate(timeout=120)
     assert killed, "no worker found mid-run"
-    assert proc.returncode == 0 and "done 30" in stdout, stdout + stderr
+    failures = (out / "_failures.jsonl").read_text(encoding="utf-8") if (out / "_failures.jsonl").exists() else ""
+    assert proc.returncode == 0 and "done 30" in stdout, stdout + stderr + failures
     assert len(list((out / "mels").glob("*.npy"))) == 30
 
 
