@@ -39,7 +39,12 @@ class LocalBackend:
             yield from (dataset[i] for i in range(len(dataset)))
             return
         import torch
+        from torch.utils.data._utils import signal_handling  # lazy: torch only with decode workers
 
+        # torch's SIGCHLD handler raises a dead worker's error wherever the main thread happens to be (inside a
+        # clip's computation, failing that clip, or between batches, failing the run); without it the death is
+        # found where it can be handled: at the loader's next batch (its status check, every few seconds).
+        signal_handling._SIGCHLD_handler_set = True
         start, restarts = 0, 0
         while start < len(dataset):
             indices = list(range(start, len(dataset)))
