@@ -639,7 +639,8 @@ def test_ddsp_tree_follows_a_changed_corpus_or_refuses_to_mix_layouts(tmp_path, 
     shutil.copy(source / "alice" / "a1.wav", source / "aaron" / "x1.wav")
     before = tree_files(out)
     result = run_recipe("ddsp-svc", source, out, content_model)
-    assert result.exit_code == 2 and "layout.speaker_ids" in result.output, result.output
+    assert result.exit_code == 2 and "speaker_ids: added 'aaron'" in result.output, result.output
+    assert "--overwrite" in result.output and len(result.output.strip().splitlines()) == 1
     assert tree_files(out) == before
     # --overwrite rebuilds it: the tree a fresh run writes, no folder of the old ids left
     assert run_recipe("ddsp-svc", source, out, content_model, "--overwrite").exit_code == 0

@@ -168,9 +168,9 @@ def write_reports(out: Path) -> int:
 
 
 def run_trainer_recipes(out: Path) -> int:
-    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's, Applio's and so-vits-svc-fork's from
-    the long take (sliced), RVC's and so-vits-svc's from two songs (their voice separated first), each checked by
-    ``verify``; returns the worst exit code."""
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's, Applio's, so-vits-svc-fork's and
+    Seed-VC's from the long take (sliced), RVC's and so-vits-svc's from two songs (their voice separated first),
+    each checked by ``verify``; returns the worst exit code."""
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
@@ -181,14 +181,17 @@ def run_trainer_recipes(out: Path) -> int:
                                   (("rvc",), out / "takes", out / "trainers" / "rvc"),
                                   (("applio",), out / "takes", out / "trainers" / "applio"),
                                   ((str(out / "fork.yaml"),), out / "takes", out / "trainers" / "so-vits-svc-fork"),
+                                  (("seed-vc",), out / "takes", out / "trainers" / "seed-vc"),
                                   ((str(out / "songs_rvc.yaml"), "so-vits-svc"), out / "songs",
                                    out / "trainers" / "songs")):
         print(f"\n{' + '.join(Path(n).stem for n in names)}: {corpus} -> {target}")
         files = [read_run_config(name) for name in names]
-        tracks_with_rmvpe = any(data.get("recipe") != "so-vits-svc-fork" for data, _, _ in files)  # its F0 is DIO
-        config = run_config_from_files(files, model_paths=models if tracks_with_rmvpe else
-                                       {"contentvec": models["contentvec"]}, options=options, corpus=corpus,
-                                       out=target)
+        recipes = {data.get("recipe") for data, _, _ in files}
+        tracks_with_rmvpe = bool(recipes - {"so-vits-svc-fork", "seed-vc"})  # the fork's F0 is DIO
+        with_models = recipes != {"seed-vc"}  # Seed-VC takes clips only
+        config = run_config_from_files(files, model_paths=(models if tracks_with_rmvpe else
+                                                           {"contentvec": models["contentvec"]}) if with_models
+                                       else {}, options=options if with_models else {}, corpus=corpus, out=target)
         summary = run_pipeline(config)
         print(summary.describe())
         checks = verify_root(target)

@@ -15,7 +15,7 @@ from typing import Any
 
 from svcprep.pipeline.decode import DecodeDataset, collate_clip_list, in_chunks
 from svcprep.pipeline.ray_backend import RayBackend
-from svcprep.pipeline.workers import decode_worker_init
+from svcprep.pipeline.workers import WorkerDeaths, decode_worker_init
 
 log = logging.getLogger("svcprep")
 MAX_WORKER_RESTARTS = 3
@@ -39,12 +39,11 @@ class LocalBackend:
             yield from (dataset[i] for i in range(len(dataset)))
             return
         import torch
-        from torch.utils.data._utils import signal_handling  # lazy: torch only with decode workers
 
-        # torch's SIGCHLD handler raises a dead worker's error wherever the main thread happens to be (inside a
-        # clip's computation, failing that clip, or between batches, failing the run); without it the death is
-        # found where it can be handled: at the loader's next batch (its status check, every few seconds).
-        signal_handling._SIGCHLD_handler_set = True
+        with WorkerDeaths() as deaths:
+            yield from self._loaded(dataset, torch, deaths)
+
+    def _loaded(self, dataset: DecodeDataset, torch: Any, deaths: WorkerDeaths) -> Iterator[list]:
         start, restarts = 0, 0
         while start < len(dataset):
             indices = list(range(start, len(dataset)))
@@ -53,10 +52,14 @@ class LocalBackend:
                 num_workers=min(self.num_workers, len(indices)), prefetch_factor=2,
                 worker_init_fn=decode_worker_init)
             try:
-                for clips in loader:
+                batches = iter(loader)
+                while True:
+                    try:
+                        clips = deaths.next(batches)
+                    except StopIteration:
+                        return
                     start += 1
                     yield clips
-                return
             except RuntimeError as exc:
                 if "DataLoader worker" not in str(exc):
                     raise

@@ -30,3 +30,58 @@ def decode_worker_init(_worker_id: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+class WorkerDeaths:
+    """Where a dead DataLoader worker is reported: only inside the loader's ``next()``.
+
+    torch's own SIGCHLD handler raises the death wherever the main thread happens to be: inside a clip's
+    computation (that clip is then recorded as failed) or between batches (the run stops). It must raise inside
+    ``next()``, though: a worker killed mid-message leaves the main process blocked on the rest of it. This handler
+    raises there, and otherwise notes the death and raises it as the next ``next()`` starts, before anything is
+    read. Use it as a context manager around the loader, in the main thread.
+    """
+
+    def __init__(self) -> None:
+        self.inside = self.pending = False
+        self._previous = None
+
+    def __enter__(self) -> WorkerDeaths:
+        import threading
+
+        from torch.utils.data._utils import signal_handling  # lazy: torch only with decode workers
+
+        signal_handling._SIGCHLD_handler_set = True  # keep torch's own handler out: this one replaces it
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGCHLD, self._on_child_exit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGCHLD, self._previous)
+            self._previous = None
+
+    def _on_child_exit(self, signum: int, frame: object) -> None:
+        if self.inside:
+            self._raise_if_a_worker_died()
+        else:
+            self.pending = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+
+    @staticmethod
+    def _raise_if_a_worker_died() -> None:
+        from torch.utils.data._utils.signal_handling import _error_if_any_worker_fails  # lazy: as above
+
+        _error_if_any_worker_fails()  # RuntimeError("DataLoader worker (pid N) is killed by signal: ...")
+
+    def next(self, iterator):
+        """``next(iterator)``, with a worker's death raised here and nowhere else."""
+        self.inside = True
+        try:
+            if self.pending:
+                self.pending = False
+                self._raise_if_a_worker_died()
+            return next(iterator)
+        finally:
+            self.inside = False

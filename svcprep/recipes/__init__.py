@@ -24,6 +24,7 @@ RECIPES = {
     "ddsp-svc": "svcprep.recipes.ddsp:DdspRecipe",
     "rvc": "svcprep.recipes.rvc:RvcRecipe",
     "applio": "svcprep.recipes.applio:ApplioRecipe",
+    "seed-vc": "svcprep.recipes.seed_vc:SeedVcRecipe",
     "pieces": "svcprep.recipes.pieces:PiecesRecipe",
 }
 

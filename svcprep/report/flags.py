@@ -21,8 +21,8 @@ class TrainerLimits:
     name: str
     min_seconds: float | None
     max_seconds: float | None
-    f0_min_hz: float
-    f0_max_hz: float
+    f0_min_hz: float | None  # None: no pitch limit (Seed-VC)
+    f0_max_hz: float | None
     why: str
 
 
@@ -43,6 +43,8 @@ TRAINERS = {
                             "RVC's loader and bucket sampler (0.75-6.75 s); coarse pitch grid 50-1100 Hz"),
     "amphion": TrainerLimits("amphion", None, None, 50.0, 1100.0, "SVC defaults f0_min 50, f0_max 1100"),
     "ddsp-svc": TrainerLimits("ddsp-svc", None, None, 50.0, 1100.0, "no clip-length rule; F0 as the others"),
+    "seed-vc": TrainerLimits("seed-vc", 1.0, 30.0, None, None,
+                             "its fine-tuning swaps a clip outside 1-30 s for a random other clip; no F0 limit"),
 }
 
 
@@ -145,6 +147,7 @@ def clip_flags(clip: dict[str, Any], t: Thresholds) -> list[str]:
     if clip["silence_fraction"] is not None and clip["silence_fraction"] > t.max_silence_fraction:
         flags.append("mostly_silent")
     low, high = clip["f0_min_hz"], clip["f0_max_hz"]
-    if low is not None and (low < t.f0_min_hz or high > t.f0_max_hz):
+    if low is not None and ((t.f0_min_hz is not None and low < t.f0_min_hz)
+                            or (t.f0_max_hz is not None and high > t.f0_max_hz)):
         flags.append("pitch_out_of_range")
     return flags

@@ -85,7 +85,7 @@ def _trainer_ranges(report: dict[str, Any]) -> list[tuple[str, float, float]]:
         if (limits.f0_min_hz, limits.f0_max_hz) not in seen:
             seen.add((limits.f0_min_hz, limits.f0_max_hz))
             ranges.append((limits.name, limits.f0_min_hz, limits.f0_max_hz))
-    return ranges
+    return [(name, low, high) for name, low, high in ranges if low is not None and high is not None]
 
 
 def _singers_section(report: dict[str, Any]) -> list[str]:
