@@ -15,8 +15,8 @@ from svcprep.cli.reference import cli_reference_markdown
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 ORDER = ["quickstart.md", "hops.md", "alignment.md", "pitch.md", "amphion.md", "so-vits-svc.md", "ddsp-svc.md",
-         "rvc.md", "applio.md", "so-vits-svc-fork.md", "seed-vc.md", "slicing.md", "separation.md", "report.md",
-         "long-files.md", "python.md", "scaling.md"]
+         "rvc.md", "applio.md", "so-vits-svc-fork.md", "rift-svc.md", "seed-vc.md", "slicing.md", "separation.md",
+         "report.md", "long-files.md", "python.md", "scaling.md"]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 

@@ -128,6 +128,13 @@ def surround_to_stereo(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x @ matrix.T, dtype=np.float32)
 
 
+def soundfile_pcm16(wav: np.ndarray) -> np.ndarray:
+    """``(N,)`` int16 as ``soundfile.write(..., subtype="PCM_16")`` stores float samples (libsndfile 1.2): to
+    int32 (× 2³¹, rounded, clipped), then its top 16 bits."""
+    as_int32 = np.clip(np.rint(np.asarray(wav, np.float64) * 2.0**31), -(2**31), 2**31 - 1).astype(np.int64)
+    return (as_int32 >> 16).astype(np.int16)
+
+
 def resample(x: np.ndarray, from_rate: int, to_rate: int, length_rule: str = "soxr") -> np.ndarray:
     """soxr high-quality resampling along the first axis (identity when the rates match).
 

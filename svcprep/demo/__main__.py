@@ -168,9 +168,9 @@ def write_reports(out: Path) -> int:
 
 
 def run_trainer_recipes(out: Path) -> int:
-    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RVC's, Applio's, so-vits-svc-fork's and
-    Seed-VC's from the long take (sliced), RVC's and so-vits-svc's from two songs (their voice separated first),
-    each checked by ``verify``; returns the worst exit code."""
+    """so-vits-svc 4.1 and DDSP-SVC trees in one pass over the corpus, RIFT-SVC's from it too, RVC's, Applio's,
+    so-vits-svc-fork's and Seed-VC's from the long take (sliced), RVC's and so-vits-svc's from two songs (their
+    voice separated first), each checked by ``verify``; returns the worst exit code."""
 
     models = {"contentvec": str(out / "models" / "contentvec_768.pt"), "rmvpe": str(out / "models" / "rmvpe.pt")}
     options = {"contentvec": {"layer": 2}}  # the demo ContentVec has 2 layers; real ones use the recipe's layer
@@ -178,6 +178,7 @@ def run_trainer_recipes(out: Path) -> int:
     (out / "songs_rvc.yaml").write_text(SONGS_CONFIG, encoding="utf-8")
     (out / "fork.yaml").write_text(FORK_CONFIG, encoding="utf-8")
     for names, corpus, target in ((("so-vits-svc", "ddsp-svc"), out / "corpus", out / "trainers"),
+                                  (("rift-svc",), out / "corpus", out / "trainers" / "rift-svc"),
                                   (("rvc",), out / "takes", out / "trainers" / "rvc"),
                                   (("applio",), out / "takes", out / "trainers" / "applio"),
                                   ((str(out / "fork.yaml"),), out / "takes", out / "trainers" / "so-vits-svc-fork"),

@@ -25,6 +25,7 @@ RECIPES = {
     "rvc": "svcprep.recipes.rvc:RvcRecipe",
     "applio": "svcprep.recipes.applio:ApplioRecipe",
     "seed-vc": "svcprep.recipes.seed_vc:SeedVcRecipe",
+    "rift-svc": "svcprep.recipes.rift_svc:RiftSvcRecipe",
     "pieces": "svcprep.recipes.pieces:PiecesRecipe",
 }
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from svcprep.audio.io import Audio, resample, to_channels
+from svcprep.audio.io import Audio, resample, soundfile_pcm16, to_channels
 from svcprep.audio.mel import slaney_mel_filters
 from svcprep.audio.spectra import linear_spectrogram
 from svcprep.audio.trim import nonsilent_span
@@ -82,10 +82,7 @@ class ForkView(View):
         if len(wav) / SAMPLE_RATE < self.min_seconds:
             raise AudioLoadError(f"{len(wav) / SAMPLE_RATE:.2f} s left after trimming silence: the fork skips "
                                  f"clips under {self.min_seconds} s")
-        # soundfile's PCM_16 (libsndfile 1.2): to int32 (×2³¹, rounded, clipped), then its top 16 bits
-        as_int32 = np.clip(np.rint(wav.astype(np.float64) * 2.0**31), -(2**31), 2**31 - 1).astype(np.int64)
-        quantized = (as_int32 >> 16).astype(np.int16)
-        return Audio((quantized.astype(np.float32) / 32768.0)[:, None], SAMPLE_RATE)
+        return Audio((soundfile_pcm16(wav).astype(np.float32) / 32768.0)[:, None], SAMPLE_RATE)
 
 
 @dataclass(frozen=True, eq=False)

@@ -43,6 +43,9 @@ TRAINERS = {
                             "RVC's loader and bucket sampler (0.75-6.75 s); coarse pitch grid 50-1100 Hz"),
     "amphion": TrainerLimits("amphion", None, None, 50.0, 1100.0, "SVC defaults f0_min 50, f0_max 1100"),
     "ddsp-svc": TrainerLimits("ddsp-svc", None, None, 50.0, 1100.0, "no clip-length rule; F0 as the others"),
+    "rift-svc": TrainerLimits("rift-svc", 0.4, None, None, None,
+                              "its loudness step needs one BS.1770 block (0.4 s); its loader cuts long clips into "
+                              "256-frame windows and sets no pitch limit"),
     "seed-vc": TrainerLimits("seed-vc", 1.0, 30.0, None, None,
                              "its fine-tuning swaps a clip outside 1-30 s for a random other clip; no F0 limit"),
 }
