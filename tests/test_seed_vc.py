@@ -146,3 +146,22 @@ def test_report_knows_seed_vcs_limits(tmp_path):
     flags = {c["uid"]: c["flags"] for c in json.loads((tmp_path / "r" / "report.json").read_text())["clips"]}
     assert "too_short" in flags["half"] and "too_long" in flags["long"]
     assert not {"too_short", "too_long"} & set(flags["ok"])
+
+
+def test_with_rvc_the_run_refuses_to_guess_a_slicing_rate(tmp_path, takes, content_model):
+    result = cli("run", "-c", "rvc", "-c", "seed-vc", "--corpus", takes, "--out", tmp_path / "o", "--model",
+                 f"contentvec={content_model}", "--set", "contentvec.layer=2", "--device", "cpu")
+    assert result.exit_code == 2 and "rvc 40000 Hz, seed-vc 44100 Hz" in result.output, result.output
+    assert "slice.sample_rate" in result.output and not (tmp_path / "o").exists()
+
+
+def test_with_rift_svc_one_run_writes_both_trees(tmp_path, takes, content_model):
+    out = tmp_path / "o"
+    result = cli("run", "-c", "seed-vc", "-c", "rift-svc", "--corpus", takes, "--out", out, "--model",
+                 f"contentvec={content_model}", "--set", "contentvec.layer=2", "--device", "cpu")
+    assert result.exit_code == 1, result.output  # the 0.6 s take, in both trees' failure logs
+    assert cli("verify", out / "seed-vc").exit_code == 0 and cli("verify", out / "rift-svc").exit_code == 0
+    clips = sorted(p.relative_to(out / "seed-vc").with_suffix("") for p in ft_items(out / "seed-vc"))
+    pieces = sorted(p.relative_to(out / "rift-svc" / "data" / "finetune").with_suffix("")
+                    for p in (out / "rift-svc" / "data" / "finetune").rglob("*.wav"))
+    assert clips == pieces and len(clips) >= 5  # one slicing, the same pieces in both trees

@@ -8,6 +8,7 @@ the recipes it writes; each recipe validates its own settings (:mod:`svcprep.rec
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -160,7 +161,12 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
     if slice_value is None and "slice" in options and not any(getattr(r, "default_slicing", None) for r in recipes):
         slice_value = {}  # --set slice.KEY=VALUE alone: slicing with the default settings, changed by those keys
     if slice_value is None:
-        slice_value = next((r.default_slicing for r in recipes if getattr(r, "default_slicing", None)), None)
+        slicing = {r.name: r.default_slicing for r in recipes if getattr(r, "default_slicing", None)}
+        if len({json.dumps(v.to_dict(), sort_keys=True) for v in slicing.values()}) > 1:
+            raise ConfigError(f"{' and '.join(slicing)} cut takes into pieces their own ways, and the recipes of one "
+                              "run share its pieces: give one 'slice:' (a preset, e.g. slice: rvc) that suits "
+                              "every tree, or run them separately", "slice")
+        slice_value = next(iter(slicing.values()), None)
     separation = values.pop("separate", None)
     if separation is not None:
         values["separation"] = separation
@@ -173,9 +179,13 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
     for name, value in steps:
         stage = stage_from_config(name, value, options.get(name, {}))
         if isinstance(stage, SliceStage) and stage.slice_settings.sample_rate is None:
-            rates = {r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}
-            if len(rates) == 1:  # a recipe that trains at one rate slices at it
-                stage = SliceStage(slice_settings_from(stage.slice_settings, {"sample_rate": rates.pop()}))
+            rates = {r.name: r.default_slicing.sample_rate for r in recipes if getattr(r, "default_slicing", None)}
+            if len(set(rates.values())) > 1:
+                listed = ", ".join(f"{name} {rate} Hz" for name, rate in rates.items())
+                raise ConfigError(f"the run's slicing would have to guess its rate from one recipe ({listed}); set "
+                                  "slice.sample_rate, or run them separately", "slice")
+            if rates:  # a recipe that trains at one rate slices at it
+                stage = SliceStage(slice_settings_from(stage.slice_settings, {"sample_rate": rates.popitem()[1]}))
         stages.append(stage)
     if stages:
         values["stages"] = StageChain(tuple(stages))
