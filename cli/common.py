@@ -13,7 +13,7 @@ from svcprep.audio.presets import load_preset
 from svcprep.errors import CheckpointError, ConfigError, RunInterrupted, SvcprepError
 from svcprep.extractors.registry import grid_for
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 F = TypeVar("F", bound=Callable[..., Any])
 
 

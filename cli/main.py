@@ -11,9 +11,11 @@ from svcprep.cli.hops import hops
 from svcprep.cli.pipeline_cmds import extract, mel, run
 from svcprep.cli.report_cmd import report
 from svcprep.cli.separate_cmd import separate
+from svcprep.recipes import RECIPES
 
+TRAINERS = ", ".join(name for name in RECIPES if name != "pieces")
 ABOUT = ("Prepare singing-voice-conversion training data: mels, content features and pitch on each model's exact "
-         "frame grid, written as the trees Amphion, so-vits-svc, DDSP-SVC and RVC read.")
+         f"frame grid, written as the trees the trainers read ({TRAINERS}).")
 app = typer.Typer(
     name="svcprep",
     help=ABOUT,
@@ -23,7 +25,7 @@ app = typer.Typer(
 )
 # One line each in `svcprep --help`; each command's own --help says the rest.
 COMMANDS = {
-    "run": (run, "Trainers' trees (Amphion, so-vits-svc, DDSP-SVC, RVC) in one pass."),
+    "run": (run, f"Trainers' trees ({TRAINERS}) in one pass."),
     "mel": (mel, "Log-mels (and energy) on a preset's grid."),
     "extract": (extract, "Content features (Whisper, ContentVec, ...) aligned to the mels."),
     "pitch": (pitch, "F0 and voicing on mel frames (parselmouth, WORLD, FCPE, RMVPE)."),
@@ -50,8 +52,7 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    """Prepare singing-voice-conversion training data: mels, content features and pitch on each model's exact
-    frame grid, written as the trees Amphion, so-vits-svc, DDSP-SVC and RVC read."""
+    """Prepare singing-voice-conversion training data (see ABOUT)."""
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import typer
 from svcprep.cli.common import reports_errors
 from svcprep.cli.pipeline_cmds import CORPUS_HELP, parse_assignments
 from svcprep.recipes import RECIPES
+from svcprep.report.flags import Thresholds, parse_flags
 
 
 @reports_errors
@@ -39,8 +40,7 @@ def report(
 
     Exit code: 0 done, 1 a file could not be read or a --fail-on flag occurred, 2 usage error (found before any
     audio is read)."""
-    from svcprep.report.flags import Thresholds, parse_flags  # lazy: keeps `svcprep --help` light
-    from svcprep.report.run import write_report  # lazy: the same
+    from svcprep.report.run import write_report  # lazy: the measuring modules stay out of `svcprep --help`
 
     flags = parse_flags(fail_on)
     limits = Thresholds.from_assignments(parse_assignments(thresholds, "--set"))

@@ -83,6 +83,7 @@ def test_pieces_and_16k_files_are_applios_preprocessing_of_the_take(applio, take
     pieces = pieces_of(applio)
     for uid, prefix in (("alice/a1", "0_0"), ("alice/a2", "0_1"), ("bob/b1", "1_2")):
         take = peer_rules.applio_load(takes / f"{uid}.wav", 40000)
+        assert pieces[uid], uid
         for index, start, end in pieces[uid]:
             name = f"{prefix}_{index}"
             gt, rate = sf.read(applio / "sliced_audios" / f"{name}.wav", dtype="float32")

@@ -39,6 +39,7 @@ def test_hops_usage_errors_exit_2_with_the_fix_named():
     cases = {"give --extractor NAME, or both --source-hop and --source-sample-rate": ["-p", "amphion-svc-24k"],
              "unknown preset 'no-such-preset'; built-in: amphion-svc-24k": ["-e", "whisper", "-p", "no-such-preset"],
              "give --preset NAME, or both --mel-sample-rate and --mel-hop": ["-e", "whisper"]}
+    assert len(cases) == 3
     for expected, args in cases.items():
         result = runner.invoke(app, ["hops", *args])
         assert result.exit_code == 2 and expected in result.output, (args, result.output)

@@ -111,6 +111,7 @@ def test_hops_reads_published_configs_without_output_options_or_custom_code(tmp_
     three_layer_fairseq = Path(__file__).parent / "fixtures" / "fairseq_hubert_group" / "model.pt"
     cases = [("encodec", tmp_path / "encodec32", 32000, 640), ("mert", tmp_path / "mert", 24000, 320),
              ("contentvec", three_layer_fairseq, 16000, 320)]
+    assert len(cases) == 3
     for name, model, rate, hop in cases:
         result = cli("hops", "-e", name, "--model", model, "-p", "amphion-svc-24k", "--json")
         assert result.exit_code == 0, result.output

@@ -131,6 +131,7 @@ def test_amphion_grid_reproduces_amphion_bit_for_bit(amphion_dataset, tmp_path, 
     out = tmp_path / "out"
     run_cli("mel", root, "--out", out, "--num-workers", "0")
     run_cli("pitch", root, "--out", out, "--grid", "amphion", "--method", method, "--num-workers", "0")
+    assert items
     for item in items:
         audio = amphion_load(item["Path"], 24000)
         mel_frames = np.load(out / "mels" / f"{item['Uid']}.npy").shape[1]
@@ -154,6 +155,7 @@ def test_mels_equal_amphion_on_librosa_loaded_audio_at_every_rate(full_run):
     """Amphion loads with librosa (ceil length: 44.1 kHz → one more sample than soxr alone); so do we."""
     root, items = full_run
     p = PRESET
+    assert items
     for item in items:
         audio = amphion_load(item["Path"], p.sample_rate)
         expected = amphion_mel(__import__("torch").from_numpy(audio)[None], p.n_fft, p.n_mels, p.sample_rate,
@@ -165,6 +167,7 @@ def test_mels_equal_amphion_on_librosa_loaded_audio_at_every_rate(full_run):
 
 def test_energy_is_amphions_from_mel(full_run):
     root, items = full_run
+    assert items
     for item in items:
         mel = np.load(root / "mels" / f"{item['Uid']}.npy")
         got = np.load(root / "energys" / f"{item['Uid']}.npy")

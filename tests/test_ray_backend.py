@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+import ray  # noqa: F401  (extra `ray`, installed by `make install`: a missing one fails here, never skips)
 
 from svcprep.demo.synthetic import SyntheticFile, write_corpus
 from svcprep.outputs.records import DoneEntry
 from svcprep.pipeline.ray_backend import BATCHES_PER_BLOCK
 from tests.conftest import process_ids
 
-pytest.importorskip("ray")
 # More files than one Ray block holds (BATCHES_PER_BLOCK batches of one file each on CPU): once the first block's
 # files are done, the model actor is still busy with the next, which is when the tests kill it.
 NUM_FILES = 2 * BATCHES_PER_BLOCK + 4

@@ -87,6 +87,7 @@ def sovits_files(out, uid):
 
 
 def test_sovits_wavs_are_resample_py_output(sovits, corpus):
+    assert CLIPS
     for uid, _, _ in CLIPS:
         ours, _ = sf.read(f"{sovits_files(sovits, uid)}.wav", dtype="int16")
         reference, _ = peer_rules.sovits_resample(str(corpus / f"{uid}.wav"))
@@ -95,6 +96,7 @@ def test_sovits_wavs_are_resample_py_output(sovits, corpus):
 
 
 def test_sovits_files_follow_its_own_formulas(sovits):
+    assert CLIPS
     for uid, _, _ in CLIPS:
         base = sovits_files(sovits, uid)
         wav = sf.read(f"{base}.wav", dtype="int16")[0].astype(np.float32) / 32768.0
@@ -111,6 +113,7 @@ def test_sovits_files_follow_its_own_formulas(sovits):
 
 
 def test_sovits_f0_follows_the_known_line(sovits, corpus):
+    assert CLIPS
     for uid, rate, _ in CLIPS:
         _, start = peer_rules.sovits_resample(str(corpus / f"{uid}.wav"))
         f0, uv = np.load(f"{sovits_files(sovits, uid)}.wav.f0.npy", allow_pickle=True)
@@ -249,6 +252,7 @@ def test_ddsp_verify_lists_both_splits_and_flags_files_no_done_entry_owns(ddsp, 
 
 
 def test_ddsp_f0_follows_the_known_line(ddsp):
+    assert ddsp_clips(ddsp)
     for rel in ddsp_clips(ddsp):
         f0 = np.load(ddsp_path(ddsp, "f0", rel))
         voiced = known_voicing(np.arange(len(f0)) * 512 / 44100, GAPS)  # filled: score the voiced frames only
@@ -415,6 +419,7 @@ def test_rvc_pieces_are_its_preprocessing_of_the_take(rvc, takes):
     filtered = peer_rules.rvc_highpass(take.astype(np.float64), 40000)
     sos = signal.butter(5, 48, "high", fs=40000, output="sos")
     bound = 10 * np.abs(filtered - signal.sosfilt(sos, take.astype(np.float64))).max() + 1e-4  # the reference's own
+    assert pieces_of(rvc)["alice/take1"]
     for index, start, end in pieces_of(rvc)["alice/take1"]:
         name = f"alice_take1_{index}"
         gt, rate = sf.read(rvc / "0_gt_wavs" / f"{name}.wav", dtype="float32")

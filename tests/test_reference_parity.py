@@ -58,6 +58,7 @@ def test_whisper_equals_transformers_alone_and_in_a_mixed_batch(tiny_models_by_n
     path, _ = tiny_models_by_name["whisper"]
     extractor = load_extractor("whisper", model=path, layer=layer, window=window)
     batched = extractor.extract(loud_and_quiet)
+    assert len(batched) == len(loud_and_quiet) == 2
     for clip, ours in zip(loud_and_quiet, batched, strict=True):
         expected = reference(path, clip, layer)
         assert ours.shape == expected.shape
@@ -87,6 +88,7 @@ def test_speech_models_equal_transformers_hidden_states(tiny_models_by_name, nam
     # must each see only their own clip.
     clips = [synthetic_audio(rate + 1234, seed=5) * 0.05, synthetic_audio(3 * rate + 17, seed=6) * 1.5]
     batched = extractor.extract(clips)
+    assert len(batched) == 2
     for clip, ours in zip(clips, batched, strict=True):
         expected = speech_reference(path, clip, rate, layer, trust_remote_code=name == "mert")
         assert ours.shape == expected.shape

@@ -242,6 +242,7 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path, small_corpus, tiny_mode
         cases["CUDA"] = ["extract", small_corpus, "--out", out, "-e", "hubert", "--model", hubert, "--device", "cuda"]
         cases["--devices"] = ["extract", small_corpus, "--out", out, "-e", "hubert", "--model", hubert,
                               "--devices", "0,1"]
+    assert len(cases) >= 5
     for expected, args in cases.items():
         result = _cli(*args)
         assert result.exit_code == 2, (expected, result.output)

@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from svcprep.align.methods import align_rows, source_frames_read
+from svcprep.audio.mel import mel_extractor
 from svcprep.audio.stream import STREAMED_LENGTH_RULES, StreamReader
 from svcprep.audio.views import RAW
+from svcprep.pitch.tracking import sample_track, track_on_grid
 
 MEL_CHUNK_FRAMES = 4096  # MelExtractor's chunk: windows on multiples of it compute the same bits
 MEL_WINDOW_FRAMES = 4 * MEL_CHUNK_FRAMES
@@ -116,8 +118,6 @@ def mel_rows(source: StreamSource, preset: Any, request: Any,
              make: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
     """(first frame, ``make(log-mel of the window)``) per window of the file's mel frames (``request``: the mel's
     audio)."""
-    from svcprep.audio.mel import mel_extractor  # lazy: torch
-
     reader = source.reader(request)
     extractor = mel_extractor(preset)
     hop, total = preset.hop_length, reader.num_samples
@@ -150,8 +150,6 @@ def _pitch_segments(num_samples: int, hop: int, num_rows: int, sample_rate: int)
 
 def cpu_pitch_rows(source: StreamSource, grid: Any, num_rows: int, settings: Any) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, F0 of the window's rows) of a CPU tracker on ``grid``'s audio."""
-    from svcprep.pitch.tracking import track_on_grid  # lazy: the trackers' packages
-
     reader = source.reader(grid.audio)
     total, hop, rate = reader.num_samples, grid.hop_length, grid.sample_rate
     peak = source.peak(grid.audio) if settings.method == "parselmouth" else None
@@ -216,7 +214,6 @@ def neural_pitch_rows(source: StreamSource, tracker: Any, request: Any, grid: An
     (``plan_windows``) one per forward, with the whole-file statistics from a first pass where it needs them,
     decoded, then sampled at the grid's times from the native frames around them."""
     from svcprep.pitch.neural import MelFrames, plan_windows  # lazy: torch
-    from svcprep.pitch.tracking import sample_track  # lazy: the trackers' module imports their packages
 
     total = source.num_samples(request)
     num_native = tracker.spec.num_frames(total)

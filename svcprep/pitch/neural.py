@@ -65,7 +65,6 @@ class NeuralTracker:
     spec = None
     window_frames = 6000  # 60 s
     context_frames = 416  # 4.16 s
-    frame_align = 1
     max_batch_samples = SAMPLE_RATE * 240  # padded samples per forward (halved on out-of-memory)
 
     def __init__(self, threshold: float, device: torch.device, dtype: torch.dtype) -> None:
@@ -222,11 +221,6 @@ class MelFrames:
             else:
                 self._rows = torch.cat([self._rows, rows])
         return self._rows[a - self._start: b - self._start]
-
-
-def time_mask(lengths: list[int], total: int, device: torch.device) -> torch.Tensor:
-    """``(B, total)`` bool: True on each row's valid frames."""
-    return torch.arange(total, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
 
 
 def load_network(net: torch.nn.Module, state: dict, resolved) -> tuple[torch.nn.Module, torch.device, torch.dtype]:

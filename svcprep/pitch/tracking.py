@@ -105,11 +105,6 @@ def pitch_on_mel_grid(wav: np.ndarray, preset: MelPreset, num_frames: int, setti
                          settings)
 
 
-def voiced_flags(f0: np.ndarray) -> np.ndarray:
-    """Amphion's ``uv`` file: True where voiced (``pitch != 0``)."""
-    return np.asarray(f0) != 0
-
-
 def fill_unvoiced(f0: np.ndarray) -> np.ndarray:
     """Unvoiced frames (0) filled by linear interpolation over the frame index between voiced neighbours, the
     first/last voiced value held at the ends (so-vits-svc's and DDSP-SVC's rule). Needs a voiced frame."""

@@ -48,7 +48,6 @@ from svcprep.store.naming import Naming
 NAME = "ddsp-svc"
 ENCODERS = {"contentvec768l12": ("contentvec-768-l12", 768), "contentvec768": ("contentvec-768-l12", 768),
             "contentvec": ("contentvec-256-l9", 256)}
-KINDS = ("audio", "units", "f0", "volume", "mel", "aug_mel", "aug_vol")
 SPLITS = ("train", "val")
 FRAGMENT = "svcprep_ddsp.yaml"
 

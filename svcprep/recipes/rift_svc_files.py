@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from svcprep.audio.mel import slaney_mel_filters
+from svcprep.audio.spectra import linear_spectrogram
+
 SAMPLE_RATE, HOP, N_FFT, N_MELS, FMIN, FMAX = 44100, 512, 2048, 128, 40.0, 16000.0
 TARGET_LUFS, HEADROOM_PEAK = -18.0, 0.99
 SHIFT_SAMPLES = 160  # the second content pass: the 16 kHz audio 10 ms later (rolled left, tail zeroed)
@@ -25,9 +28,6 @@ META_INFO, SEED, TEST_PER_SPEAKER = "meta_info.json", 42, 1
 def log_mel(wav: np.ndarray) -> np.ndarray:
     """``(1, 128, N // 512)`` float32: ``log(clamp(slaney_mel(40-16000 Hz) @ sqrt(|STFT|² + 1e-9), 1e-5))``, Hann
     2048, hop 512, reflect padding 768 each side, ``center=False`` (its ``get_mel_spectrogram``)."""
-    from svcprep.audio.mel import slaney_mel_filters  # lazy: the recipe registry stays light
-    from svcprep.audio.spectra import linear_spectrogram  # lazy: the same
-
     magnitude = linear_spectrogram(wav, N_FFT, HOP, N_FFT, 1e-9)
     filters = slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS, FMIN, FMAX)
     mel = np.log(np.maximum(filters.astype(np.float32) @ magnitude, 1e-5))

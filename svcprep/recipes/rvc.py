@@ -193,9 +193,6 @@ class RvcRecipe(ContentRecipe):
         if slicing.piece_seconds is not None and slicing.piece_seconds + slicing.overlap_seconds < 0.75:
             raise ConfigError(f"pieces of {slicing.piece_seconds} s are all shorter than the 0.75 s RVC's bucket "
                               "sampler keeps: every piece would be dropped", "slice")
-        if slicing.min_piece_seconds and slicing.max_piece_seconds and \
-                slicing.min_piece_seconds > slicing.max_piece_seconds:
-            raise ConfigError("slice.min_piece_seconds exceeds slice.max_piece_seconds: no piece is kept", "slice")
 
     def outputs(self, ctx: RecipeContext) -> list:
         gt = AudioRequest(self.sample_rate, 1, self.view)
