@@ -269,9 +269,20 @@ class NothingKept(ValueError):
 @dataclass
 class Piece:
     index: int  # among every piece of the take, dropped ones counted (so indices never shift)
-    audio: Audio
+    audio: Audio  # as the slicer sees it: mono, at the slicing rate, high-passed if the settings say so
     start: int  # samples at the slicing rate
     end: int
+    source: Audio | None = None  # the take's own samples over the same span (its rate and channels, unfiltered)
+
+
+def source_span(source: Audio, start: int, end: int, rate: int) -> Audio:
+    """The take's own samples over ``[start, end)`` samples at ``rate`` (its own rate and channels): where the
+    slicer decided to cut, for a trainer whose audio is not the slicer's (no high-pass, its own resampling)."""
+    if rate == source.sample_rate:
+        a, b = start, end
+    else:
+        a, b = (round(x * source.sample_rate / rate) for x in (start, end))
+    return Audio(source.samples[a:b].copy(), source.sample_rate)
 
 
 class Slicer:
@@ -310,7 +321,8 @@ class Slicer:
         """The kept pieces; :class:`NothingKept` (saying why) when the take has parts but every one is dropped."""
         audio = self.prepare(source)
         spans = self.spans(audio)
-        pieces = [Piece(k, Audio(audio.samples[a:b].copy(), audio.sample_rate), a, b)
+        rate = audio.sample_rate
+        pieces = [Piece(k, Audio(audio.samples[a:b].copy(), rate), a, b, source_span(source, a, b, rate))
                   for k, (a, b, kept) in enumerate(spans) if kept]
         if spans and not pieces:
             raise NothingKept(self.why_dropped(audio, spans))

@@ -8,21 +8,36 @@ A view's :meth:`View.base` is computed once per clip; every sample rate of the v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from svcprep.audio.io import Audio, resample, to_channels
 
 
 @dataclass(frozen=True)
 class View:
-    """The decoded audio as it is (any rate, any channels)."""
+    """The decoded audio as it is (any rate, any channels). A piece cut from a take is the take's own samples over
+    the piece's span, unless ``reads_slicer_audio``: then it is the audio the slicer cut (mono, at the slicing rate,
+    high-passed as its settings say), which is RVC's own preprocessing."""
 
     name = "raw"
+    reads_slicer_audio: ClassVar[bool] = False
 
     def base(self, source: Audio) -> Audio:
         return source
 
 
 RAW = View()
+
+
+@dataclass(frozen=True)
+class SlicerView(View):
+    """A piece as the slicer cut it (mono at the slicing rate, high-passed as its settings say)."""
+
+    name = "sliced"
+    reads_slicer_audio: ClassVar[bool] = True
+
+
+SLICED = SlicerView()
 
 
 @dataclass(frozen=True)

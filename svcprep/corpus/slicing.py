@@ -26,7 +26,7 @@ class SliceStage(CorpusStage):
             pieces = self._slicer.pieces(audio)
         except NothingKept as exc:
             raise StageFailure(self.name, f"no piece: {exc}", kept_nothing=True) from exc
-        return [Cut(piece.index, piece.audio, piece.start, piece.end) for piece in pieces]
+        return [Cut(piece.index, piece.audio, piece.start, piece.end, piece.source) for piece in pieces]
 
 
 def slice_stage(value: Any, overrides: dict[str, Any]) -> SliceStage:

@@ -31,6 +31,7 @@ class Cut:
     audio: Audio
     start: int
     end: int
+    source: Audio | None = None  # the input's own samples over the span, where ``audio`` was processed to cut it
 
 
 # What a stage may raise for one entry without the run stopping (that entry fails, the run goes on).
@@ -81,6 +82,7 @@ class Leaf:
     id: EntryId
     audio: Audio
     span: Span | None
+    source: Audio | None = None  # the corpus entry's own samples over the span (``None``: ``audio`` is them)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class StageChain:
                     raise StageFailure(stage.name, str(exc) or type(exc).__name__) from exc
                 for cut in cuts:
                     span = Span(cut.start, cut.end, cut.audio.sample_rate) if stage.splits else item.span
-                    produced.append(Leaf(item.id.piece(cut.index) if stage.splits else item.id, cut.audio, span))
+                    produced.append(Leaf(item.id.piece(cut.index) if stage.splits else item.id, cut.audio, span,
+                                         cut.source if stage.splits else item.source))
             if not produced:
                 raise StageFailure(stage.name, stage.nothing_kept, kept_nothing=True)
             items = produced

@@ -15,8 +15,12 @@ class ClipAudio:
     """One clip's audio in every form asked for, each computed once: views, rates, channel layouts, and
     shared products (``product(key, compute)``: e.g. the log-mel that the mel and energy outputs both use)."""
 
-    def __init__(self, id: EntryId, source: Audio, frames: dict[str, int] | None = None, as_is: bool = False) -> None:
+    def __init__(self, id: EntryId, source: Audio, frames: dict[str, int] | None = None, as_is: bool = False,
+                 source_cut: Audio | None = None) -> None:
         self.id, self.uid, self.source = id, str(id), source
+        # a piece: the take's own samples over its span, what every view but the slicer's reads (RVC's high-pass
+        # and rate stay RVC's); ``None``: ``source`` is the entry's own audio
+        self.source_cut = source_cut
         self.as_is = as_is  # every view takes the source as it is (an entry made, not decoded)
         self.frames = frames or {}  # rows fixed by files already on disk (file name -> count)
         self._bases: dict[Any, Audio] = {}
@@ -25,7 +29,8 @@ class ClipAudio:
 
     def base(self, view) -> Audio:
         if view not in self._bases:
-            self._bases[view] = self.source if self.as_is else view.base(self.source)
+            own = self.source if self.source_cut is None or view.reads_slicer_audio else self.source_cut
+            self._bases[view] = own if self.as_is else view.base(own)
         return self._bases[view]
 
     def audio(self, request: AudioRequest) -> np.ndarray:

@@ -184,6 +184,13 @@ def run_config_from_files(configs: list[tuple[dict[str, Any], Path, str]], *, mo
                 listed = ", ".join(f"{name} {rate} Hz" for name, rate in rates.items())
                 raise ConfigError(f"the run's slicing would have to guess its rate from one recipe ({listed}); set "
                                   "slice.sample_rate, or run them separately", "slice")
+            if rates and len(rates) < len(recipes):
+                others = ", ".join(r.name for r in recipes if r.name not in rates)
+                listed = ", ".join(f"{name} {rate} Hz" for name, rate in rates.items())
+                raise ConfigError(f"slice.sample_rate is not set, and the run's slicing would take it from one "
+                                  f"recipe ({listed}) while {others} would slice alone at the take's own rate: set "
+                                  "slice.sample_rate, so that every tree's pieces are the same alone and together",
+                                  "slice")
             if rates:  # a recipe that trains at one rate slices at it
                 stage = SliceStage(slice_settings_from(stage.slice_settings, {"sample_rate": rates.popitem()[1]}))
         stages.append(stage)

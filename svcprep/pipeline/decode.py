@@ -135,8 +135,8 @@ class DecodeDataset:
         for index, leaf in enumerate(leaves):
             leaves[index] = None  # each leaf's audio is freed once its clip has what it needs
             pending = tuple(name for name in self.plan.outputs if str(leaf.id) not in item.done_pieces.get(name, ()))
-            clips.append(self._clip(leaf.id, entry.path, leaf.audio, pending, 0.0, {}) if pending else
-                         DecodedClip(leaf.id, entry.path, leaf.audio.seconds))
+            clips.append(self._clip(leaf.id, entry.path, leaf.audio, pending, 0.0, {}, source_cut=leaf.source)
+                         if pending else DecodedClip(leaf.id, entry.path, leaf.audio.seconds))
             clips[-1].span = leaf.span
         clips[0].leaves = records
         clips[0].timings["decode"] = clips[0].timings.get("decode", 0.0) + decode_seconds
@@ -144,9 +144,9 @@ class DecodeDataset:
         return clips
 
     def _clip(self, id: EntryId, path: Path, source: Audio, pending: tuple[str, ...], decode_seconds: float,
-              frames: dict[str, int], as_is: bool = False) -> DecodedClip:
+              frames: dict[str, int], as_is: bool = False, source_cut: Audio | None = None) -> DecodedClip:
         clip = DecodedClip(id, path, source.seconds, pending, frames=frames, timings={"decode": decode_seconds})
-        audio = ClipAudio(id, source, frames, as_is)
+        audio = ClipAudio(id, source, frames, as_is, source_cut)
         outputs = self.plan.outputs
         started = time.perf_counter()
         for name in pending:  # an audio form one output cannot have (its view of a silent clip) fails that output only

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from svcprep.audio.views import SLICED
 from svcprep.errors import ConfigError
 from svcprep.outputs.base import AudioRequest
 from svcprep.outputs.stored_audio import StoredAudio
@@ -27,7 +28,7 @@ class PiecesRecipe(Recipe):
             raise ConfigError("svcprep slice needs slicing settings", "slice")
 
     def outputs(self, ctx: RecipeContext) -> list:
-        return [StoredAudio("pieces", AudioRequest(self.sample_rate), "wav_float32")]
+        return [StoredAudio("pieces", AudioRequest(self.sample_rate, view=SLICED), "wav_float32")]
 
     def finalize(self, ctx: RecipeContext, outputs: list) -> list[str]:
         tree = ctx.tree

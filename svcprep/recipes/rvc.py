@@ -62,6 +62,7 @@ class RvcPieceView(View):
     high-passed at the model rate)."""
 
     name = "rvc"
+    reads_slicer_audio: ClassVar[bool] = True  # RVC's high-pass and rate are its slicer's
 
     def base(self, source: Audio) -> Audio:
         x = source.samples[:, 0].astype(np.float64)
