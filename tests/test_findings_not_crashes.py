@@ -173,12 +173,15 @@ def surround(voice: np.ndarray) -> np.ndarray:
     return np.stack([0.05 * voice, 0.04 * voice, voice, lfe, 0.02 * voice, 0.03 * voice], axis=1).astype(np.float32)
 
 
+def surround_corpus(root: Path, seconds: float, seed: int) -> tuple[Path, np.ndarray]:
+    x = surround(known_pitch_clip(44100, seconds, (), seed=seed))
+    root.mkdir()
+    sf.write(root / "s.wav", x, 44100, subtype="FLOAT")
+    return root, x
+
+
 def test_a_5_1_file_is_measured_with_bs1770s_weights(tmp_path):
-    voice = known_pitch_clip(44100, 3.0, (), seed=4)
-    x = surround(voice)
-    corpus = tmp_path / "six"
-    corpus.mkdir()
-    sf.write(corpus / "s.wav", x, 44100, subtype="FLOAT")
+    corpus, x = surround_corpus(tmp_path / "six", 3.0, 4)
     result = cli("report", corpus, "--out", tmp_path / "report", "--no-pitch", "--workers", "0")
     assert result.exit_code in (0, 1), result.output
     clip = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))["clips"][0]
@@ -188,11 +191,7 @@ def test_a_5_1_file_is_measured_with_bs1770s_weights(tmp_path):
 
 
 def test_a_5_1_song_is_separated_from_bs775s_stereo_downmix(tmp_path):
-    voice = known_pitch_clip(44100, 2.0, (), seed=5)
-    x = surround(voice)
-    corpus = tmp_path / "six"
-    corpus.mkdir()
-    sf.write(corpus / "s.wav", x, 44100, subtype="FLOAT")
+    corpus, x = surround_corpus(tmp_path / "six", 2.0, 5)
     out = tmp_path / "stems"
     assert cli("separate", corpus, "--out", out, "--model", f"vocals={BS}", "--also", "vocals=residual",
                "--device", "cpu").exit_code == 0
