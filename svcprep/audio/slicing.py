@@ -282,7 +282,7 @@ def source_span(source: Audio, start: int, end: int, rate: int) -> Audio:
         a, b = start, end
     else:
         a, b = (round(x * source.sample_rate / rate) for x in (start, end))
-    return Audio(source.samples[a:b].copy(), source.sample_rate)
+    return Audio(source.samples[a:b], source.sample_rate)  # a view: the take is held once, not copied per piece
 
 
 class Slicer:

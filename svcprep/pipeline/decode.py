@@ -73,6 +73,14 @@ class DecodePlan:
     model_inputs: dict[str, tuple[AudioRequest, ...]]  # output name -> audio its model reads
     stages: StageChain | None = None
 
+    @property
+    def reads_source_cuts(self) -> bool:
+        """Whether any output reads a piece as the take's own samples (not the slicer's audio): otherwise the
+        pieces need not keep them (a long take would be held twice)."""
+        requests = [r for o in self.outputs.values() for r in o.audio_requests()]
+        requests += [r for inputs in self.model_inputs.values() for r in inputs]
+        return any(not r.view.reads_slicer_audio for r in requests)
+
 
 def make_batches(items: list[tuple[WorkItem, float]], batch_seconds: float) -> list[list[WorkItem]]:
     """Length-sorted batches holding at most ``batch_seconds`` of audio each (a longer file goes alone)."""
@@ -135,7 +143,8 @@ class DecodeDataset:
         for index, leaf in enumerate(leaves):
             leaves[index] = None  # each leaf's audio is freed once its clip has what it needs
             pending = tuple(name for name in self.plan.outputs if str(leaf.id) not in item.done_pieces.get(name, ()))
-            clips.append(self._clip(leaf.id, entry.path, leaf.audio, pending, 0.0, {}, source_cut=leaf.source)
+            cut = leaf.source if self.plan.reads_source_cuts else None
+            clips.append(self._clip(leaf.id, entry.path, leaf.audio, pending, 0.0, {}, source_cut=cut)
                          if pending else DecodedClip(leaf.id, entry.path, leaf.audio.seconds))
             clips[-1].span = leaf.span
         clips[0].leaves = records
