@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 # One line each in `svcprep --help`; each command's own --help says the rest.
 COMMANDS = {
-    "run": (run, f"Trainers' trees ({TRAINERS}) in one pass."),
+    "run": (run, "The trainers' trees, several from one pass over the corpus."),
     "mel": (mel, "Log-mels (and energy) on a preset's grid."),
     "extract": (extract, "Content features (Whisper, ContentVec, ...) aligned to the mels."),
     "pitch": (pitch, "F0 and voicing on mel frames (parselmouth, WORLD, FCPE, RMVPE)."),
