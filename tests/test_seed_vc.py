@@ -24,7 +24,7 @@ from svcprep.store.bookkeeping import Bookkeeping
 
 FT_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")  # ft_dataset.py: what os.walk keeps
 TAKES = {  # uid: (rate, seconds, pauses in seconds)
-    "alice/long": (48000, 75.0, ((10.0, 10.6), (40.0, 41.0))),
+    "alice/long": (48000, 42.0, ((5.0, 5.6),)),  # a 36 s stretch without a pause: cut at 30 s
     "alice/short": (44100, 0.6, ()),
     "bob/b1": (44100, 12.0, ((5.0, 5.5),)),
 }
@@ -83,6 +83,8 @@ def test_the_clips_cover_the_sung_time_of_each_take(seed):
             covered[int(span.start / 44.1):int(span.end / 44.1)] = True
         assert covered[sung].mean() >= 0.98, uid
         assert all(1.0 <= (s.end - s.start) / 44100 <= 30.0 for s in spans)
+    long_pieces = [(span.end - span.start) / 44100 for _, span in pieces["alice/long"]]
+    assert max(long_pieces) == pytest.approx(30.0, abs=0.01)  # the stretch without a pause was cut at 30 s
 
 
 def test_a_take_under_a_second_is_reported_never_silent(seed):
