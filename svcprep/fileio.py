@@ -47,6 +47,8 @@ def shown(value: object, limit: int = 60) -> str:
     alias bomb's expansion gigabytes: its repr is never built whole for a container)."""
     if isinstance(value, list | tuple | dict | set) and len(value) > 8:
         return f"<{type(value).__name__} of {len(value)} items>"
+    if isinstance(value, int) and value.bit_length() > 256:  # its repr may exceed Python's digit limit (an error)
+        return f"<an integer of {value.bit_length()} bits>"
     text = _REPR.repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 

@@ -71,6 +71,7 @@ BOMB = "bomb:\n  l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
     ("dim", "'" + "9" * 5000 + "'", "dim must be an integer"),
     ("dim", "99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999",
      "dim must be an integer"),
+    ("dim", "9" * 6000, "invalid YAML"),  # past Python's 4300-digit limit for integers read from text
 ])
 def test_a_model_block_out_of_bounds_is_one_short_line(tmp_path, corpus, key, value, expected):
     result = separate(corpus, tmp_path / "out", edited(tmp_path, key, value))
@@ -118,3 +119,15 @@ def test_the_dtype_is_part_of_the_step_record_with_the_version(tmp_path, corpus)
     assert record["settings"]["precision"] == "bfloat16" and record["svcprep_version"]
     again = separate(corpus, out, FIXTURES / "bs_roformer.yaml", "--dtype", "float32")
     assert again.exit_code == 2 and "precision: 'bfloat16' -> 'float32'" in again.output, again.output
+
+
+def test_a_run_config_or_preset_with_an_integer_past_pythons_digit_limit_is_one_line(tmp_path, corpus):
+    config = tmp_path / "huge.yaml"
+    config.write_text("recipe: rvc\nsample_rate: " + "9" * 6000 + "\n", encoding="utf-8")
+    result = cli("run", "-c", config, "--corpus", corpus, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "invalid YAML" in result.output and len(result.output) < 600, result.output[:600]
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("sample_rate: " + "9" * 6000 + "\n", encoding="utf-8")
+    result = cli("mel", corpus, "--out", tmp_path / "m", "--preset", preset)
+    assert result.exit_code == 2 and "invalid YAML" in result.output and len(result.output) < 600, result.output[:600]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "m").exists()

@@ -119,7 +119,10 @@ def load_preset(name_or_path: str) -> MelPreset:
                 f"unknown preset {name_or_path!r}; built-in: {', '.join(builtin_preset_names())} (or a .yaml path)"
             )
         text, name = resource.read_text(encoding="utf-8"), name_or_path
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer past Python's digit limit
+        raise ConfigError(f"preset {name}: invalid YAML ({str(exc).splitlines()[0][:200]})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"preset {name}: expected a mapping of settings")
     return preset_from_dict(name, data)

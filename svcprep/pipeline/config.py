@@ -104,8 +104,8 @@ def read_run_config(name_or_path: str) -> tuple[dict[str, Any], Path, str]:
         text, base, label = resource.read_text(encoding="utf-8"), Path.cwd(), name_or_path
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name_or_path}: invalid YAML ({exc})") from exc
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer past Python's digit limit
+        raise ConfigError(f"{name_or_path}: invalid YAML ({str(exc).splitlines()[0][:200]})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{name_or_path}: not a run config (expected a mapping with 'recipe:' and its settings)")
     return data, base, label

@@ -69,8 +69,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         where = f" (line {tag + 1})" if tag is not None else ""
         raise ConfigError(f"{path}: refused{where}: {exc.problem}; a separator config holds plain values and "
                           "tuples only") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from exc
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer past Python's digit limit
+        raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0][:200]})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
         raise ConfigError(f"{path}: not a separator config (expected 'audio:', 'model:', 'training:' and "
                           "'inference:' blocks)")
