@@ -396,7 +396,11 @@ def test_a_killed_decode_worker_costs_no_file(tmp_path):
             os.kill(workers[0], signal.SIGKILL)
             killed = workers[0]
         time.sleep(0.02)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a hung run fails the test, and leaves no process behind
+        raise
     assert killed, "no worker found mid-run"
     failures = (out / "_failures.jsonl").read_text(encoding="utf-8") if (out / "_failures.jsonl").exists() else ""
     assert proc.returncode == 0 and "done 30" in stdout, stdout + stderr + failures
