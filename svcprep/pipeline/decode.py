@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ class DecodePlan:
     model_inputs: dict[str, tuple[AudioRequest, ...]]  # output name -> audio its model reads
     stages: StageChain | None = None
 
-    @property
+    @cached_property
     def reads_source_cuts(self) -> bool:
         """Whether any output reads a piece as the take's own samples (not the slicer's audio): otherwise the
         pieces need not keep them (a long take would be held twice)."""

@@ -25,7 +25,6 @@ from svcprep.audio.io import Audio, resample, soundfile_pcm16, to_channels
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, ConfigError, SvcprepError
-from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, ModelRequest, Output
 from svcprep.outputs.common import view_settings
 from svcprep.outputs.features import model_settings
@@ -48,7 +47,7 @@ from svcprep.recipes.rift_svc_files import (
     rms,
     stratified_split,
 )
-from svcprep.recipes.speakers import NameTable, name_table
+from svcprep.recipes.speakers import NameTable, SpeakerDirNaming, name_table
 from svcprep.store.naming import Naming
 
 NAME = "rift-svc"
@@ -193,25 +192,13 @@ class RiftContent(Output):
         return None
 
 
-class RiftNaming(Naming):
-    """``data/finetune/<speaker>/<stem><.kind>.pt`` (the wav: ``<stem>.wav``)."""
+class RiftNaming(SpeakerDirNaming):
+    """``data/finetune/<speaker>/<stem><.kind>.pt`` (the wav: ``<stem>.wav``), ``meta_info.json`` beside them."""
+
+    SUFFIXES = SUFFIXES
 
     def __init__(self, table: NameTable) -> None:
-        self.table = table
-
-    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
-        speaker, stem = self.table.speaker_and_stem(uid)
-        return DATA_DIR / speaker / f"{stem}{SUFFIXES[file]}{suffix}"
-
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
-        ending = SUFFIXES[file] + suffix
-        parts = relative.parts
-        if len(parts) != 4 or PurePosixPath(*parts[:2]) != DATA_DIR or not parts[3].endswith(ending):
-            return None
-        return self.table.id_of(parts[2], parts[3][: -len(ending)])
-
-    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
-        return (DATA_DIR,)
+        super().__init__(table, DATA_DIR)
 
     def dataset_path(self, name: str) -> PurePosixPath:
         return DATA_DIR / name

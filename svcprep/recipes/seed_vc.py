@@ -13,7 +13,6 @@ take that leaves no piece is reported with the reason, and the summary counts wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError, SvcprepError
-from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest
 from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.recipes.base import Recipe, RecipeContext
@@ -37,7 +35,7 @@ from svcprep.recipes.seed_vc_files import (
     preset,
     sample_rate_of,
 )
-from svcprep.recipes.speakers import NameTable, name_table
+from svcprep.recipes.speakers import NameTable, SpeakerDirNaming, name_table
 from svcprep.store.naming import Naming
 
 NAME = "seed-vc"
@@ -77,26 +75,6 @@ class SeedClip(StoredAudio):
         return super().decode(clip)
 
 
-class SeedVcNaming(Naming):
-    """``<speaker>/<stem>.wav``, pieces ``<stem>_<piece, 5 digits>.wav``."""
-
-    def __init__(self, table: NameTable) -> None:
-        self.table = table
-
-    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
-        speaker, stem = self.table.speaker_and_stem(uid)
-        return PurePosixPath(speaker, f"{stem}{suffix}")
-
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
-        parts = relative.parts
-        if len(parts) != 2 or not parts[1].endswith(suffix):
-            return None
-        return self.table.id_of(parts[0], parts[1][: -len(suffix)])
-
-    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
-        return tuple(PurePosixPath(speaker) for speaker in self.table.speakers())
-
-
 @dataclass(frozen=True)
 class SeedVcRecipe(Recipe):
     name = NAME
@@ -125,14 +103,14 @@ class SeedVcRecipe(Recipe):
         return cls(**values)
 
     def naming(self, corpus: Corpus) -> Naming:
-        return SeedVcNaming(name_table(corpus, NAME))
+        return SpeakerDirNaming(name_table(corpus, NAME))
 
     def record_data(self, ctx: RecipeContext) -> dict[str, Any]:
         return {"names": ctx.sink.naming.table.to_json(), "preset": self.preset}
 
     @classmethod
     def naming_from_record(cls, data: dict[str, Any]) -> Naming:
-        return SeedVcNaming(NameTable.from_json(data.get("names", {})))
+        return SpeakerDirNaming(NameTable.from_json(data.get("names", {})))
 
     @classmethod
     def verify_tree(cls, tree, records: dict, data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -31,7 +31,6 @@ from svcprep.audio.trim import nonsilent_span
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import AudioLoadError
-from svcprep.ids import EntryId
 from svcprep.outputs.base import AudioRequest, OutputGrid
 from svcprep.outputs.features import NativeFeature
 from svcprep.outputs.pitch import PitchOutput
@@ -44,7 +43,7 @@ from svcprep.recipes.base import RecipeContext
 from svcprep.recipes.content import ContentRecipe
 from svcprep.recipes.settings import check_bool, check_choice, check_number
 from svcprep.recipes.sovits_files import DIFFUSION_FRAGMENT, FRAGMENT, SUFFIXES, TRAIN_LIST, VAL_LIST, check_tree
-from svcprep.recipes.speakers import NameTable, name_table, ordered
+from svcprep.recipes.speakers import NameTable, SpeakerDirNaming, name_table, ordered
 from svcprep.store.naming import Naming
 
 NAME = "so-vits-svc"
@@ -99,27 +98,14 @@ class SovitsPitch(PitchOutput):
         return {"f0": (fill_unvoiced(f0), voiced)}
 
 
-class SovitsNaming(Naming):
+class SovitsNaming(SpeakerDirNaming):
     """``dataset/<rate dir>/<speaker>/<stem><suffix of the file>``."""
 
     SUFFIXES = SUFFIXES
 
     def __init__(self, table: NameTable, rate_dir: str) -> None:
-        self.table, self.rate_dir = table, rate_dir
-
-    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
-        speaker, stem = self.table.speaker_and_stem(uid)
-        return PurePosixPath("dataset", self.rate_dir, speaker, f"{stem}{self.SUFFIXES[file]}{suffix}")
-
-    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
-        ending = self.SUFFIXES[file] + suffix
-        parts = relative.parts
-        if len(parts) != 4 or parts[:2] != ("dataset", self.rate_dir) or not parts[3].endswith(ending):
-            return None
-        return self.table.id_of(parts[2], parts[3][: -len(ending)])
-
-    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
-        return (PurePosixPath("dataset", self.rate_dir),)
+        super().__init__(table, PurePosixPath("dataset", rate_dir))
+        self.rate_dir = rate_dir
 
 
 def rate_dir(sample_rate: int) -> str:

@@ -13,10 +13,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import PurePosixPath
+from typing import ClassVar
 
 from svcprep.corpus.scan import Corpus
 from svcprep.errors import ConfigError
 from svcprep.ids import PIECE_DIGITS, EntryId
+from svcprep.store.naming import Naming
 
 _UNSAFE = re.compile(r"[^\w-]")  # \w: letters, digits and '_' of any script
 
@@ -57,6 +60,32 @@ class NameTable:
     @classmethod
     def from_json(cls, data: dict) -> NameTable:
         return cls({str(uid): (str(v[0]), str(v[1])) for uid, v in data.items()})
+
+
+class SpeakerDirNaming(Naming):
+    """``<base>/<speaker>/<stem><the file's suffix><the codec's>`` (a piece: ``<stem>_<piece>``): the layout of the
+    trainers that find speakers by folder (so-vits-svc and its fork, RIFT-SVC, Seed-VC)."""
+
+    SUFFIXES: ClassVar[dict[str, str]] = {}  # file kind -> what follows the stem before the codec's suffix
+
+    def __init__(self, table: NameTable, base: PurePosixPath = PurePosixPath()) -> None:
+        self.table, self.base = table, base
+
+    def relative_path(self, file: str, uid: EntryId, suffix: str) -> PurePosixPath:
+        speaker, stem = self.table.speaker_and_stem(uid)
+        return self.base / speaker / f"{stem}{self.SUFFIXES.get(file, '')}{suffix}"
+
+    def uid_of(self, file: str, relative: PurePosixPath, suffix: str) -> EntryId | None:
+        ending, depth = self.SUFFIXES.get(file, "") + suffix, len(self.base.parts)
+        parts = relative.parts
+        if len(parts) != depth + 2 or parts[:depth] != self.base.parts or not parts[-1].endswith(ending):
+            return None
+        return self.table.id_of(parts[-2], parts[-1][: -len(ending)])
+
+    def listing_dirs(self, file: str) -> tuple[PurePosixPath, ...]:
+        if self.base.parts:
+            return (self.base,)
+        return tuple(PurePosixPath(speaker) for speaker in self.table.speakers())
 
 
 def name_table(corpus: Corpus, recipe: str) -> NameTable:
