@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from svcprep.audio.sinc import sinc_resample
-from svcprep.errors import AudioLoadError
+from svcprep.errors import AudioLoadError, SvcprepError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 # Float files hold samples within about ±1; far beyond that they are not audio (and their squares overflow).
@@ -51,6 +51,14 @@ def probe_seconds(path: Path) -> float:
     if info.samplerate <= 0:
         raise AudioLoadError("audio header has no sample rate")
     return info.frames / info.samplerate
+
+
+def seconds_or_zero(path: Path) -> float:
+    """:func:`probe_seconds`, or 0 for a file whose header cannot be read (it is reported where it is read)."""
+    try:
+        return probe_seconds(path)
+    except SvcprepError:
+        return 0.0
 
 
 def decode(path: Path) -> Audio:

@@ -6,21 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from svcprep.audio.io import probe_seconds
+from svcprep.audio.io import seconds_or_zero
 from svcprep.corpus.scan import load_corpus, shard_of, source_stamp
 from svcprep.corpus.separation import SeparationChain, SeparationPass
-from svcprep.errors import ConfigError, SvcprepError
+from svcprep.errors import ConfigError
 from svcprep.pipeline.device_defaults import check_device
 from svcprep.pipeline.progress import Progress
 from svcprep.pipeline.summary import RunSummary
 from svcprep.store.bookkeeping import Bookkeeping
-
-
-def _seconds(path: Path) -> float:
-    try:
-        return probe_seconds(path)
-    except SvcprepError:
-        return 0.0  # reported when the separation reads it
 
 
 def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str = "auto",
@@ -43,7 +36,7 @@ def run_separation(corpus: Path, out: Path, chain: SeparationChain, device: str 
     for path, reason in scanned.rejected:
         fail(path, Path(path), "scan", reason)
     entries = [e for e in scanned.entries if n == 1 or shard_of(e.uid, n) == k]
-    progress = Progress(sum(_seconds(e.path) for e in entries) * len(chain.steps))
+    progress = Progress(sum(seconds_or_zero(e.path) for e in entries) * len(chain.steps))
 
     def advance(seconds: float) -> None:
         summary.audio_seconds += seconds

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from svcprep.audio.io import Audio, probe_seconds, resample, to_channels
+from svcprep.audio.io import Audio, resample, seconds_or_zero, to_channels
 from svcprep.audio.slicing import slice_settings_from
 from svcprep.audio.views import View
 from svcprep.corpus.scan import Corpus
-from svcprep.errors import AudioLoadError, SvcprepError
+from svcprep.errors import AudioLoadError
 from svcprep.outputs.base import AudioRequest
 from svcprep.outputs.stored_audio import StoredAudio
 from svcprep.recipes.base import Recipe, RecipeContext
@@ -135,14 +135,8 @@ class SeedVcRecipe(Recipe):
         notes = [f"Seed-VC: {len(done)} clip(s) of {MIN_SECONDS:g}-{MAX_SECONDS:g} s in {tree.root}; fine-tune "
                  f"with train.py --dataset-dir {tree.root} --config {tree.sink.dataset_location(file_name)}"]
         if dropped:
-            lost = sum(_seconds(entry.path) for entry in dropped)
+            lost = sum(seconds_or_zero(entry.path) for entry in dropped)
             notes.append(f"Seed-VC: {len(dropped)} take(s), {lost:.1f} s in all, gave no clip (under "
                          f"{MIN_SECONDS:g} s, silent, or failed: see _failures.jsonl)")
         return notes
 
-
-def _seconds(path) -> float:
-    try:
-        return probe_seconds(path)
-    except SvcprepError:
-        return 0.0
